@@ -1,0 +1,187 @@
+//! Configuration read once per cold start from the environment; it fails fast on bad values.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::passwords::HashParams;
+use crate::tokens::SigningKey;
+
+/// Why the environment could not be turned into a [`Config`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong with it (never its value: some hold secrets).
+        reason: String,
+    },
+}
+
+/// Everything a function needs to know about its deployment.
+#[derive(Clone)]
+pub struct Config {
+    /// DynamoDB table of accounts (`USERS_TABLE`).
+    pub users_table: String,
+    /// DynamoDB table of issued tokens (`TOKENS_TABLE`).
+    pub tokens_table: String,
+    /// How long an issued token lives (`TOKEN_TTL_SECONDS`, default 86400).
+    pub token_ttl: Duration,
+    /// The key that authenticates tokens (`TOKEN_SIGNING_KEY`, base64 of at least 32 bytes).
+    pub signing_key: SigningKey,
+    /// argon2id cost (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM`).
+    pub hash_params: HashParams,
+    /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
+    pub store_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, which maps a variable name to its value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let Some(text) = lookup(name) else {
+                return Ok(default);
+            };
+            let value: u64 = text.trim().parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "not a whole number".into(),
+            })?;
+            if range.contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be within {}..={}", range.start(), range.end()),
+                })
+            }
+        };
+
+        let key_bytes = STANDARD
+            .decode(required("TOKEN_SIGNING_KEY")?.trim())
+            .map_err(|_| ConfigError::Invalid {
+                name: "TOKEN_SIGNING_KEY",
+                reason: "not standard base64".into(),
+            })?;
+        let signing_key = SigningKey::new(&key_bytes).ok_or(ConfigError::Invalid {
+            name: "TOKEN_SIGNING_KEY",
+            reason: format!("must decode to at least {} bytes", SigningKey::MIN_LEN),
+        })?;
+
+        let minimum = HashParams::OWASP_MINIMUM;
+        Ok(Self {
+            users_table: required("USERS_TABLE")?,
+            tokens_table: required("TOKENS_TABLE")?,
+            token_ttl: Duration::from_secs(number("TOKEN_TTL_SECONDS", 86_400, 60..=31_536_000)?),
+            signing_key,
+            hash_params: HashParams {
+                memory_kib: number(
+                    "ARGON2_MEMORY_KIB",
+                    minimum.memory_kib.into(),
+                    u64::from(minimum.memory_kib)..=1_048_576,
+                )? as u32,
+                iterations: number(
+                    "ARGON2_ITERATIONS",
+                    minimum.iterations.into(),
+                    u64::from(minimum.iterations)..=64,
+                )? as u32,
+                parallelism: number(
+                    "ARGON2_PARALLELISM",
+                    minimum.parallelism.into(),
+                    u64::from(minimum.parallelism)..=16,
+                )? as u32,
+            },
+            store_timeout: Duration::from_millis(number(
+                "DYNAMODB_TIMEOUT_MS",
+                3_000,
+                100..=60_000,
+            )?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let config = Config::from_lookup(lookup(&[
+            ("USERS_TABLE", "users"),
+            ("TOKENS_TABLE", "tokens"),
+            ("TOKEN_SIGNING_KEY", KEY),
+        ]))
+        .unwrap();
+        assert_eq!(config.token_ttl, Duration::from_secs(86_400));
+        assert_eq!(config.hash_params, HashParams::OWASP_MINIMUM);
+        assert_eq!(config.store_timeout, Duration::from_millis(3_000));
+    }
+
+    #[test]
+    fn a_missing_table_name_is_reported_by_name() {
+        let error =
+            Config::from_lookup(lookup(&[("TOKEN_SIGNING_KEY", KEY), ("TOKENS_TABLE", "t")]))
+                .err()
+                .unwrap();
+        assert!(matches!(error, ConfigError::Missing("USERS_TABLE")));
+    }
+
+    #[test]
+    fn a_short_signing_key_is_refused_without_echoing_it() {
+        let error = Config::from_lookup(lookup(&[
+            ("USERS_TABLE", "users"),
+            ("TOKENS_TABLE", "tokens"),
+            ("TOKEN_SIGNING_KEY", "c2hvcnQ="),
+        ]))
+        .err()
+        .unwrap();
+        let message = error.to_string();
+        assert!(message.contains("TOKEN_SIGNING_KEY"));
+        assert!(!message.contains("c2hvcnQ="));
+    }
+
+    #[test]
+    fn argon2_parameters_weaker_than_owasp_are_refused() {
+        let error = Config::from_lookup(lookup(&[
+            ("USERS_TABLE", "users"),
+            ("TOKENS_TABLE", "tokens"),
+            ("TOKEN_SIGNING_KEY", KEY),
+            ("ARGON2_MEMORY_KIB", "4096"),
+        ]))
+        .err()
+        .unwrap();
+        assert!(matches!(
+            error,
+            ConfigError::Invalid {
+                name: "ARGON2_MEMORY_KIB",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,317 @@
+//! What a client proves itself with: an email and a password, parsed rather than validated.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use crate::problem::ApiError;
+
+/// An account's email: trimmed, lower-cased, syntactically valid, at most 254 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Longest address accepted (RFC 5321 path limit less the brackets).
+    pub const MAX_LEN: usize = 254;
+
+    /// Parses what a client sent; emails differing only in case or surrounding space are equal.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let normalized = raw.trim().to_lowercase();
+        if normalized.is_empty() {
+            return Err(ApiError::BadRequest("email is required.".into()));
+        }
+        if normalized.len() > Self::MAX_LEN
+            || !email_address::EmailAddress::is_valid(&normalized)
+            || !normalized.contains('@')
+        {
+            return Err(ApiError::BadRequest(
+                "email is not a valid email address.".into(),
+            ));
+        }
+        Ok(Self(normalized))
+    }
+
+    /// The normalized address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as the client typed it, 8 to 1024 bytes. Never printed, never stored.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Shortest password accepted, in bytes.
+    pub const MIN_LEN: usize = 8;
+    /// Longest password accepted, in bytes (bounds the hashing work a request can ask for).
+    pub const MAX_LEN: usize = 1024;
+
+    /// Checks only the length: no composition rules (NIST SP 800-63B).
+    pub fn parse(raw: String) -> Result<Self, ApiError> {
+        if raw.is_empty() {
+            return Err(ApiError::BadRequest("password is required.".into()));
+        }
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&raw.len()) {
+            return Err(ApiError::BadRequest(format!(
+                "password must be {} to {} bytes long.",
+                Self::MIN_LEN,
+                Self::MAX_LEN
+            )));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The password's bytes, for hashing only.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+/// An email and a password, as presented to log in.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Who claims to be logging in.
+    pub email: Email,
+    /// What they prove it with.
+    pub password: Password,
+}
+
+impl Credentials {
+    /// Parses an `Authorization: Basic` value: base64 of UTF-8 `email:password`, split at the
+    /// first colon so that a password may contain colons. `Ok(None)` when the scheme is not Basic.
+    pub fn from_basic_header(value: &[u8]) -> Result<Option<Self>, ApiError> {
+        let value = std::str::from_utf8(value)
+            .map_err(|_| ApiError::BadRequest("Authorization header is not valid text.".into()))?
+            .trim();
+        let Some((scheme, encoded)) = value.split_once(' ') else {
+            return Ok(None);
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Ok(None);
+        }
+        let malformed =
+            |what: &str| ApiError::BadRequest(format!("Authorization Basic credentials {what}."));
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| malformed("are not valid base64"))?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed("are not valid UTF-8"))?;
+        let (email, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| malformed("must be email:password"))?;
+        Ok(Some(Self {
+            email: Email::parse(email)?,
+            password: Password::parse(password.to_owned())?,
+        }))
+    }
+}
+
+/// The JSON body of `POST /auth/signup`.
+#[derive(Debug)]
+pub struct SignupForm {
+    /// The new account's credentials.
+    pub credentials: Credentials,
+    /// Optional given name.
+    pub firstname: Option<String>,
+    /// Optional family name.
+    pub lastname: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawForm {
+    email: Option<String>,
+    password: Option<String>,
+    firstname: Option<String>,
+    lastname: Option<String>,
+}
+
+impl RawForm {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(
+                "Request body is empty; a JSON object is expected.".into(),
+            ));
+        }
+        // serde's messages can quote the offending value (a password), so only its position is kept.
+        serde_json::from_slice(body).map_err(|error| {
+            ApiError::BadRequest(format!(
+                "Request body must be a JSON object whose fields are strings (error at line {}, column {}).",
+                error.line(),
+                error.column()
+            ))
+        })
+    }
+
+    fn credentials(&mut self) -> Result<Credentials, ApiError> {
+        let email = self.email.take().unwrap_or_default();
+        let password = self.password.take().unwrap_or_default();
+        Ok(Credentials {
+            email: Email::parse(&email)?,
+            password: Password::parse(password)?,
+        })
+    }
+}
+
+/// Longest first or last name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+fn parse_name(field: &str, raw: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let name = raw.trim();
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be at most {MAX_NAME_CHARS} characters."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must not contain control characters."
+        )));
+    }
+    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
+impl SignupForm {
+    /// Parses the signup body.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let mut raw = RawForm::parse(body)?;
+        Ok(Self {
+            credentials: raw.credentials()?,
+            firstname: parse_name("firstname", raw.firstname.take())?,
+            lastname: parse_name("lastname", raw.lastname.take())?,
+        })
+    }
+}
+
+/// Parses the JSON body of `POST /auth/login`: `{email, password}`.
+pub fn login_credentials_from_json(body: &[u8]) -> Result<Credentials, ApiError> {
+    RawForm::parse(body)?.credentials()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(raw: &str) -> Vec<u8> {
+        format!("Basic {}", STANDARD.encode(raw)).into_bytes()
+    }
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  John.Doe@Example.COM ").unwrap().as_str(),
+            "john.doe@example.com"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_bad_requests() {
+        for raw in [
+            "",
+            "   ",
+            "no-at-sign",
+            "@example.com",
+            "a@",
+            "a b@example.com",
+        ] {
+            assert!(
+                matches!(Email::parse(raw), Err(ApiError::BadRequest(_))),
+                "{raw:?}"
+            );
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn password_length_is_bounded_in_bytes() {
+        assert!(Password::parse("1234567".into()).is_err());
+        assert!(Password::parse("12345678".into()).is_ok());
+        assert!(Password::parse("x".repeat(1024)).is_ok());
+        assert!(Password::parse("x".repeat(1025)).is_err());
+        // Four characters, eight bytes.
+        assert!(Password::parse("\u{e9}\u{e9}\u{e9}\u{e9}".into()).is_ok());
+    }
+
+    #[test]
+    fn basic_header_splits_at_the_first_colon() {
+        let credentials = Credentials::from_basic_header(&basic("a@b.co:pass:word:\u{fc}ber"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(credentials.email.as_str(), "a@b.co");
+        assert_eq!(
+            credentials.password.expose(),
+            "pass:word:\u{fc}ber".as_bytes()
+        );
+    }
+
+    #[test]
+    fn basic_scheme_is_case_insensitive_and_other_schemes_are_not_basic() {
+        assert!(
+            Credentials::from_basic_header(
+                format!("bAsIc {}", STANDARD.encode("a@b.co:password")).as_bytes()
+            )
+            .unwrap()
+            .is_some()
+        );
+        assert!(
+            Credentials::from_basic_header(b"Bearer abc")
+                .unwrap()
+                .is_none()
+        );
+        assert!(Credentials::from_basic_header(b"Basic").unwrap().is_none());
+    }
+
+    #[test]
+    fn malformed_basic_headers_are_bad_requests() {
+        let no_colon = basic("a@b.copassword");
+        let not_utf8 = format!("Basic {}", STANDARD.encode([0xff, 0xfe, b':', b'x'])).into_bytes();
+        for header in [b"Basic !!!".to_vec(), no_colon, not_utf8, vec![0xff, 0x20]] {
+            assert!(
+                matches!(
+                    Credentials::from_basic_header(&header),
+                    Err(ApiError::BadRequest(_))
+                ),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_debug_form_never_shows_the_password() {
+        let credentials = Credentials::from_basic_header(&basic("a@b.co:hunter2hunter2")).unwrap();
+        assert!(!format!("{credentials:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn signup_form_parses_optional_names() {
+        let form = SignupForm::from_json(
+            br#"{"email":"A@b.co","password":"password1","firstname":" Ada ","lastname":""}"#,
+        )
+        .unwrap();
+        assert_eq!(form.credentials.email.as_str(), "a@b.co");
+        assert_eq!(form.firstname.as_deref(), Some("Ada"));
+        assert_eq!(form.lastname, None);
+    }
+
+    #[test]
+    fn json_errors_do_not_quote_the_body() {
+        let Err(ApiError::BadRequest(detail)) =
+            SignupForm::from_json(br#"{"email":"a@b.co","password":12345678901}"#)
+        else {
+            panic!("expected a bad request");
+        };
+        assert!(!detail.contains("12345678901"), "{detail}");
+        for body in [&b""[..], b"[]", b"{", b"null", br#"{"email":"a@b.co"}"#] {
+            assert!(SignupForm::from_json(body).is_err(), "{body:?}");
+        }
+    }
+}

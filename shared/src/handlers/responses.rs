@@ -1,0 +1,117 @@
+//! Response bodies, in the shapes the API documents.
+
+use serde::Serialize;
+
+use crate::store::UserProfile;
+use crate::tokens::IssuedToken;
+
+/// The user object returned by signup and login.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserObject<'a> {
+    id: String,
+    email: &'a str,
+    firstname: Option<&'a str>,
+    lastname: Option<&'a str>,
+    name: Option<String>,
+    role: &'a str,
+    create_date: String,
+}
+
+impl<'a> UserObject<'a> {
+    pub fn new(profile: &'a UserProfile) -> Self {
+        let parts: Vec<&str> = [profile.firstname.as_deref(), profile.lastname.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(profile.created_at);
+        Self {
+            id: profile.id.to_string(),
+            email: &profile.email,
+            firstname: profile.firstname.as_deref(),
+            lastname: profile.lastname.as_deref(),
+            name: (!parts.is_empty()).then(|| parts.join(" ")),
+            role: &profile.role,
+            create_date: humantime::format_rfc3339_seconds(created).to_string(),
+        }
+    }
+}
+
+/// Body of signup (201) and login (200).
+#[derive(Serialize)]
+pub struct LoginBody<'a> {
+    success: bool,
+    #[serde(rename = "x-auth-token")]
+    token: &'a str,
+    expire: u64,
+    #[serde(rename = "userObj")]
+    user: UserObject<'a>,
+}
+
+impl<'a> LoginBody<'a> {
+    pub fn new(profile: &'a UserProfile, token: &'a IssuedToken) -> Self {
+        Self {
+            success: true,
+            token: token.token.expose(),
+            expire: token.expire,
+            user: UserObject::new(profile),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenEntity<'a> {
+    id: String,
+    token: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    uid: String,
+    expire: u64,
+}
+
+/// Body of login-token: `{"data":[{id, token, type, uid, expire}]}`.
+#[derive(Serialize)]
+pub struct TokenList<'a> {
+    data: [TokenEntity<'a>; 1],
+}
+
+impl<'a> TokenList<'a> {
+    pub fn new(token: &'a IssuedToken) -> Self {
+        Self {
+            data: [TokenEntity {
+                id: token.id.to_string(),
+                token: token.token.expose(),
+                kind: "access_token",
+                uid: token.user.to_string(),
+                expire: token.expire,
+            }],
+        }
+    }
+}
+
+/// Body of verify.
+#[derive(Serialize)]
+pub struct VerifyBody {
+    success: bool,
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire: Option<u64>,
+}
+
+impl VerifyBody {
+    pub fn valid(expire: u64) -> Self {
+        Self {
+            success: true,
+            valid: true,
+            expire: Some(expire),
+        }
+    }
+
+    pub fn invalid() -> Self {
+        Self {
+            success: true,
+            valid: false,
+            expire: None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Every failure a client can see, and the one place that turns it into an RFC 9457
+//! `application/problem+json` response.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// How a client should authenticate, named in a 401's `WWW-Authenticate` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// HTTP Basic with `email:password`.
+    Basic,
+    /// A bearer token.
+    Bearer,
+}
+
+/// A failure of a request, as the client is told of it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; the message says how, and never quotes a secret.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No credentials were sent.
+    #[error("No authentication credentials provided.")]
+    MissingCredentials(AuthScheme),
+    /// The email is unknown or the password is wrong: deliberately indistinguishable.
+    #[error("Wrong credentials.")]
+    WrongCredentials,
+    /// The token has expired.
+    #[error("Access token expired.")]
+    TokenExpired,
+    /// Signup with an email that already has an account.
+    #[error("An account with this email already exists.")]
+    EmailTaken,
+    /// The body is larger than the limit.
+    #[error("Request body exceeds {0} bytes.")]
+    BodyTooLarge(usize),
+    /// A fault of this service, not of the request.
+    #[error("An internal error occurred.")]
+    Internal(String),
+    /// The store did not answer in time or at all.
+    #[error("The service is temporarily unavailable; retry shortly.")]
+    Unavailable(#[source] StoreError),
+}
+
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(error: crate::passwords::HashError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Unavailable(error)
+    }
+}
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+}
+
+impl ApiError {
+    /// The HTTP status this failure maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MissingCredentials(_) | Self::WrongCredentials => StatusCode::UNAUTHORIZED,
+            Self::TokenExpired => StatusCode::FORBIDDEN,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The problem+json response for this failure.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        match &self {
+            Self::Unavailable(cause) => tracing::error!(error = %cause, "store unavailable"),
+            Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            _ => {}
+        }
+        let problem = Problem {
+            kind: problem_type(status),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+        };
+        let mut response = json_response(status, &problem);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self {
+            Self::MissingCredentials(scheme) => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(scheme));
+            }
+            Self::WrongCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(AuthScheme::Basic));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn challenge(scheme: AuthScheme) -> HeaderValue {
+    HeaderValue::from_static(match scheme {
+        AuthScheme::Basic => r#"Basic realm="tokengate", charset="UTF-8""#,
+        AuthScheme::Bearer => r#"Bearer realm="tokengate""#,
+    })
+}
+
+/// The problem `type` URI: the HTTP/1.1 status definitions the API documents already use.
+fn problem_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.1",
+        401 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.2",
+        403 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.4",
+        409 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.10",
+        413 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.14",
+        500 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.5.1",
+        503 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.5.4",
+        _ => "about:blank",
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    // Serializing plain structs of strings and numbers cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn wrong_credentials_is_the_documented_401() {
+        let response = ApiError::WrongCredentials.into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(
+            body(&response),
+            serde_json::json!({
+                "type": "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.2",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "Wrong credentials."
+            })
+        );
+    }
+
+    #[test]
+    fn missing_bearer_credentials_challenge_for_a_bearer_token() {
+        let response = ApiError::MissingCredentials(AuthScheme::Bearer).into_response();
+        assert_eq!(response.status(), 401);
+        assert!(
+            response.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        assert_eq!(
+            body(&response)["detail"],
+            "No authentication credentials provided."
+        );
+    }
+
+    #[test]
+    fn expired_token_is_the_documented_403() {
+        let response = ApiError::TokenExpired.into_response();
+        assert_eq!(response.status(), 403);
+        assert_eq!(
+            body(&response)["type"],
+            "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.4"
+        );
+        assert_eq!(body(&response)["title"], "Forbidden");
+        assert_eq!(body(&response)["detail"], "Access token expired.");
+    }
+
+    #[test]
+    fn unavailable_store_is_a_503_with_retry_after_and_no_internals() {
+        let response = ApiError::from(StoreError::Corrupt("secret internals")).into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("secret internals"));
+    }
+}

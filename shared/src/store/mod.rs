@@ -1,0 +1,43 @@
+//! DynamoDB: the client, the two tables' item layouts, and SDK errors turned into [`StoreError`].
+//!
+//! Users table (key `pk`): `email#<email>` holds the account and its password hash (the email
+//! claim that makes addresses unique); `user#<id>` holds the public profile for lookups by id.
+//! Tokens table (key `uid` + `sk`): `token#<id>` is one issued token, `current#<client>` points
+//! at the token that login-token hands out again for that application. Both carry `expire`,
+//! the table's TTL attribute.
+
+mod error;
+mod item;
+mod schema;
+mod tokens;
+mod users;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+pub use aws_sdk_dynamodb::Client;
+
+pub use error::StoreError;
+pub use schema::create_tables;
+pub use tokens::{CurrentToken, ReplaceCurrent, TokenRecord, TokenStore};
+pub use users::{NewAccount, StoredAccount, UserProfile, UserStore};
+
+/// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
+///
+/// Region, credentials and endpoint come from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
+/// points it at DynamoDB Local). `timeout` bounds a whole call, retries included.
+pub async fn connect(timeout: Duration) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(1)))
+        .operation_attempt_timeout(timeout / 2)
+        .operation_timeout(timeout)
+        .build();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await;
+    Client::new(&config)
+}
