@@ -1,1 +1,271 @@
+//! Test support: each test gets its own pair of tables in DynamoDB Local, its own signing key
+//! and a clock it controls, and builds requests as API Gateway delivers them.
+//!
+//! The tests need DynamoDB Local: `make test` starts one and exports `AWS_ENDPOINT_URL_DYNAMODB`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use tokengate::clock::ManualClock;
+use tokengate::config::Config;
+use tokengate::passwords::HashParams;
+use tokengate::store::{self, Client};
+use tokengate::tokens::SigningKey;
+use tokengate::{Accounts, Tokens};
+
+/// The start of every test clock: 2026-01-01T00:00:00Z.
+pub const START: u64 = 1_767_225_600;
+
+/// Token lifetime in tests.
+pub const TTL_SECONDS: u64 = 3_600;
+
+/// One test's isolated world.
+pub struct TestApp {
+    /// The use-cases under test, over this test's tables.
+    pub accounts: Accounts,
+    /// The token use-cases alone, as the verify function builds them.
+    pub tokens: Tokens,
+    /// The clock both use.
+    pub clock: ManualClock,
+    /// The configuration they were built from.
+    pub config: Config,
+    /// A client of DynamoDB Local, for inspecting the tables.
+    pub client: Client,
+}
+
+fn unique(prefix: &str) -> String {
+    let id = tokengate::ids::TokenId::generate()
+        .to_string()
+        .replace(['-', '_'], "x");
+    format!("{prefix}-{id}")
+}
+
+/// The DynamoDB Local client the tests share; panics with a hint when none is configured.
+pub async fn local_client() -> Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "these tests need DynamoDB Local: run them with `make test`"
+    );
+    store::connect(Duration::from_secs(10)).await
+}
+
+/// A configuration with fresh table names, a fresh key and the production argon2 parameters.
+pub fn test_config() -> Config {
+    let key = tokengate::ids::random_bytes::<32>();
+    Config {
+        users_table: unique("users"),
+        tokens_table: unique("tokens"),
+        token_ttl: Duration::from_secs(TTL_SECONDS),
+        signing_key: SigningKey::new(&key).expect("32-byte key"),
+        hash_params: HashParams::OWASP_MINIMUM,
+        store_timeout: Duration::from_secs(10),
+    }
+}
+
+impl TestApp {
+    /// A new world: its own tables in DynamoDB Local.
+    pub async fn spawn() -> Self {
+        let client = local_client().await;
+        Self::with_client(client, test_config(), true).await
+    }
+
+    /// A world over `client` (which may point anywhere), creating the tables when asked.
+    pub async fn with_client(client: Client, config: Config, create_tables: bool) -> Self {
+        if create_tables {
+            store::create_tables(&client, &config.users_table, &config.tokens_table)
+                .await
+                .expect("create test tables");
+        }
+        let clock = ManualClock::at(START);
+        let accounts = Accounts::from_config(&config, client.clone(), Arc::new(clock.clone()))
+            .expect("hasher");
+        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(clock.clone()));
+        Self {
+            accounts,
+            tokens,
+            clock,
+            config,
+            client,
+        }
+    }
+
+    /// Every item of `table`.
+    pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Signs up `email` with `password` and returns the response body.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        let response = tokengate::handlers::signup(
+            &self.accounts,
+            ApiRequest::post("/auth/signup")
+                .json(&json!({"email": email, "password": password}))
+                .build(),
+        )
+        .await;
+        assert_eq!(response.status(), 201, "{}", text(&response));
+        body_json(&response)
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event under construction.
+pub struct ApiRequest {
+    event: Value,
+}
+
+impl ApiRequest {
+    fn new(method: &str, path: &str) -> Self {
+        Self {
+            event: json!({
+                "version": "2.0",
+                "routeKey": format!("{method} {path}"),
+                "rawPath": path,
+                "rawQueryString": "",
+                "headers": {"host": "api.example.test", "user-agent": "tokengate-tests"},
+                "requestContext": {
+                    "accountId": "123456789012",
+                    "apiId": "api",
+                    "domainName": "api.example.test",
+                    "domainPrefix": "api",
+                    "http": {
+                        "method": method,
+                        "path": path,
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": "192.0.2.1",
+                        "userAgent": "tokengate-tests"
+                    },
+                    "requestId": "test-request",
+                    "routeKey": format!("{method} {path}"),
+                    "stage": "$default",
+                    "time": "01/Jan/2026:00:00:00 +0000",
+                    "timeEpoch": 1_767_225_600_000u64
+                },
+                "isBase64Encoded": false
+            }),
+        }
+    }
+
+    /// A GET of `path`.
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+
+    /// A POST to `path`.
+    pub fn post(path: &str) -> Self {
+        Self::new("POST", path)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name.to_ascii_lowercase()] = Value::String(value.into());
+        self
+    }
+
+    /// Adds `Authorization: Basic base64(user:password)`.
+    pub fn basic(self, user: &str, password: &str) -> Self {
+        let encoded = STANDARD.encode(format!("{user}:{password}"));
+        self.header("authorization", &format!("Basic {encoded}"))
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        let raw = self.event["rawQueryString"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let pair = format!("{name}={}", percent_encode(value));
+        self.event["rawQueryString"] = Value::String(if raw.is_empty() {
+            pair
+        } else {
+            format!("{raw}&{pair}")
+        });
+        self.event["queryStringParameters"][name] = Value::String(value.into());
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .text(&body.to_string())
+    }
+
+    /// Sets a raw text body.
+    pub fn text(mut self, body: &str) -> Self {
+        self.event["body"] = Value::String(body.into());
+        self
+    }
+
+    /// Sets a binary body, base64-encoded as API Gateway sends it.
+    pub fn bytes(mut self, body: &[u8]) -> Self {
+        self.event["body"] = Value::String(STANDARD.encode(body));
+        self.event["isBase64Encoded"] = Value::Bool(true);
+        self
+    }
+
+    /// The `lambda_http` request the runtime would hand the function.
+    pub fn build(self) -> Request {
+        lambda_http::request::from_str(&self.event.to_string()).expect("valid API Gateway event")
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The response body as text.
+pub fn text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+/// The response body as JSON.
+pub fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref())
+        .unwrap_or_else(|_| panic!("not JSON: {}", text(response)))
+}
+
+/// Asserts `response` is a problem+json with `status` and `detail`.
+pub fn assert_problem(response: &Response<Body>, status: u16, detail: &str) {
+    assert_eq!(response.status(), status, "{}", text(response));
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body = body_json(response);
+    assert_eq!(body["status"], status);
+    assert_eq!(body["detail"], detail, "{body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string(),
+        "{body}"
+    );
+}

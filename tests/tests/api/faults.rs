@@ -1,0 +1,141 @@
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokengate::handlers;
+use tokengate::store::{self, Client};
+use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, local_client, test_config};
+
+/// A client of a DynamoDB that is not there: `endpoint` refuses or never answers.
+async fn client_of(endpoint: &str, timeout: Duration) -> Client {
+    let healthy = store::connect(timeout).await;
+    Client::from_conf(healthy.config().to_builder().endpoint_url(endpoint).build())
+}
+
+async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
+    let token = app.config.signing_key.token_for(
+        &tokengate::ids::UserId::generate(),
+        &tokengate::ids::TokenId::generate(),
+    );
+    let started = Instant::now();
+    let responses = [
+        handlers::signup(
+            &app.accounts,
+            ApiRequest::post("/auth/signup")
+                .json(&json!({"email": "down@example.com", "password": "correct horse"}))
+                .build(),
+        )
+        .await,
+        handlers::login(
+            &app.accounts,
+            ApiRequest::post("/auth/login")
+                .basic("down@example.com", "correct horse")
+                .build(),
+        )
+        .await,
+        handlers::login_token(
+            &app.accounts,
+            ApiRequest::get("/api/login-token")
+                .basic("down@example.com", "correct horse")
+                .build(),
+        )
+        .await,
+        handlers::verify(
+            &app.tokens,
+            ApiRequest::get("/auth/verify")
+                .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
+    ];
+    for response in &responses {
+        assert_problem(
+            response,
+            503,
+            "The service is temporarily unavailable; retry shortly.",
+        );
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+    assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn every_route_answers_503_when_dynamodb_refuses_connections() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = client_of(
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_millis(500),
+    )
+    .await;
+    let app = TestApp::with_client(client, test_config(), false).await;
+    assert_every_route_is_503(&app, Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
+async fn every_route_answers_503_when_dynamodb_never_answers() {
+    // Accepts connections and never replies: only the SDK timeouts end the calls.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = client_of(
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_millis(400),
+    )
+    .await;
+    let app = TestApp::with_client(client, test_config(), false).await;
+    assert_every_route_is_503(&app, Duration::from_secs(20)).await;
+    silent.abort();
+}
+
+#[tokio::test]
+async fn a_signup_that_hit_an_outage_left_nothing_behind() {
+    let healthy = TestApp::spawn().await;
+    let down = TestApp::with_client(
+        client_of("http://127.0.0.1:9", Duration::from_millis(300)).await,
+        healthy.config.clone(),
+        false,
+    )
+    .await;
+    let response = handlers::signup(
+        &down.accounts,
+        ApiRequest::post("/auth/signup")
+            .json(&json!({"email": "half@example.com", "password": "correct horse"}))
+            .build(),
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+    assert!(healthy.scan(&healthy.config.users_table).await.is_empty());
+    assert!(healthy.scan(&healthy.config.tokens_table).await.is_empty());
+    // And once DynamoDB is back, the same signup succeeds.
+    assert_eq!(
+        healthy.sign_up("half@example.com", "correct horse").await["userObj"]["email"],
+        "half@example.com"
+    );
+}
+
+#[tokio::test]
+async fn garbage_tokens_are_refused_without_asking_the_store() {
+    let client = client_of("http://127.0.0.1:9", Duration::from_millis(300)).await;
+    let app = TestApp::with_client(client, test_config(), false).await;
+    let response = handlers::verify(
+        &app.tokens,
+        ApiRequest::get("/auth/verify")
+            .query("authToken", "tg1_forged")
+            .build(),
+    )
+    .await;
+    // An unreachable store would have made this a 503.
+    assert_eq!(
+        body_json(&response),
+        json!({"success": true, "valid": false})
+    );
+    let _ = local_client;
+}

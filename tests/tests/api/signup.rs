@@ -1,0 +1,153 @@
+use futures::future::join_all;
+use serde_json::json;
+use tokengate::handlers;
+use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json};
+
+#[tokio::test]
+async fn signup_returns_201_with_a_working_token_and_the_user_object() {
+    let app = TestApp::spawn().await;
+    let request = ApiRequest::post("/auth/signup")
+        .json(&json!({"email": " Ada@Example.COM ", "password": "correct horse", "firstname": "Ada", "lastname": "Lovelace"}))
+        .build();
+    let response = handlers::signup(&app.accounts, request).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = body_json(&response);
+    assert_eq!(body["success"], true);
+    assert_eq!(body["expire"], START + TTL_SECONDS);
+    let user = &body["userObj"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["firstname"], "Ada");
+    assert_eq!(user["lastname"], "Lovelace");
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert_eq!(user["role"], "user");
+    assert_eq!(user["createDate"], "2026-01-01T00:00:00Z");
+    assert_eq!(user["id"].as_str().unwrap().len(), 22);
+
+    let token = body["x-auth-token"].as_str().unwrap();
+    let verified = handlers::verify(
+        &app.tokens,
+        ApiRequest::get("/auth/verify")
+            .query("authToken", token)
+            .build(),
+    )
+    .await;
+    assert_eq!(
+        body_json(&verified),
+        json!({"success": true, "valid": true, "expire": START + TTL_SECONDS})
+    );
+}
+
+#[tokio::test]
+async fn signup_without_names_returns_nulls() {
+    let app = TestApp::spawn().await;
+    let body = app.sign_up("plain@example.com", "long enough").await;
+    assert_eq!(body["userObj"]["firstname"], serde_json::Value::Null);
+    assert_eq!(body["userObj"]["name"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_second_signup_with_a_case_variant_of_the_email_is_409_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.sign_up("grace@example.com", "first password").await;
+    let before = app.scan(&app.config.users_table).await;
+    let response = handlers::signup(
+        &app.accounts,
+        ApiRequest::post("/auth/signup")
+            .json(&json!({"email": "GRACE@example.com ", "password": "second password"}))
+            .build(),
+    )
+    .await;
+    assert_problem(&response, 409, "An account with this email already exists.");
+    assert_eq!(app.scan(&app.config.users_table).await, before);
+    assert_eq!(
+        app.scan(&app.config.tokens_table).await.len(),
+        2,
+        "only the first signup's token and pointer"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_signups_with_case_variants_create_exactly_one_account() {
+    let app = TestApp::spawn().await;
+    let variants = [
+        "race@example.com",
+        "RACE@example.com",
+        "Race@Example.com",
+        " race@EXAMPLE.com",
+        "rAcE@example.COM",
+    ];
+    let responses = join_all((0..20).map(|i| {
+        let request = ApiRequest::post("/auth/signup")
+            .json(&json!({"email": variants[i % variants.len()], "password": format!("password {i}")}))
+            .build();
+        handlers::signup(&app.accounts, request)
+    }))
+    .await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    // One email claim and one profile; one token and its pointer: no orphans from the losers.
+    assert_eq!(app.scan(&app.config.users_table).await.len(), 2);
+    assert_eq!(app.scan(&app.config.tokens_table).await.len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_signups_are_400_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<(ApiRequest, &str)> = vec![
+        (ApiRequest::post("/auth/signup").text("{not json"), "Request body must be a JSON object whose fields are strings (error at line 1, column 2)."),
+        (ApiRequest::post("/auth/signup"), "Request body is empty; a JSON object is expected."),
+        (ApiRequest::post("/auth/signup").json(&json!({"password": "long enough"})), "email is required."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "not-an-email", "password": "long enough"})), "email is not a valid email address."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com"})), "password is required."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "short"})), "password must be 8 to 1024 bytes long."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "x".repeat(1025)})), "password must be 8 to 1024 bytes long."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "long enough", "firstname": "x".repeat(101)})), "firstname must be at most 100 characters."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "long enough"})).header("x-client-id", "no spaces allowed"), "X-Client-Id must be 1 to 64 characters of letters, digits, '.', '_' or '-'."),
+        (ApiRequest::post("/auth/signup").bytes(&[0xff, 0xfe, 0x00]), "Request body must be a JSON object whose fields are strings (error at line 1, column 1)."),
+    ];
+    for (request, detail) in cases {
+        let response = handlers::signup(&app.accounts, request.build()).await;
+        assert_problem(&response, 400, detail);
+    }
+    assert!(app.scan(&app.config.users_table).await.is_empty());
+    assert!(app.scan(&app.config.tokens_table).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_413() {
+    let app = TestApp::spawn().await;
+    let padding = "x".repeat(16 * 1024);
+    let request = ApiRequest::post("/auth/signup")
+        .json(&json!({"email": "big@example.com", "password": "long enough", "firstname": padding}))
+        .build();
+    let response = handlers::signup(&app.accounts, request).await;
+    assert_problem(&response, 413, "Request body exceeds 16384 bytes.");
+    assert!(app.scan(&app.config.users_table).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_stored_password_is_an_argon2id_hash_with_owasp_parameters() {
+    let app = TestApp::spawn().await;
+    app.sign_up("hash@example.com", "my secret password").await;
+    let items = app.scan(&app.config.users_table).await;
+    let hashes: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item.get("password_hash")?.as_s().ok().map(String::as_str))
+        .collect();
+    assert_eq!(hashes.len(), 1, "only the email claim holds the hash");
+    assert!(
+        hashes[0].starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        hashes[0]
+    );
+}

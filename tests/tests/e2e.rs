@@ -1,0 +1,127 @@
+//! End to end over HTTP: the API as `cargo lambda watch` serves it (started by `make test`,
+//! which exports its address as `TOKENGATE_API_URL`).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn api_url() -> String {
+    std::env::var("TOKENGATE_API_URL")
+        .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
+}
+
+fn unique_email() -> String {
+    format!(
+        "e2e-{}@example.com",
+        tokengate::ids::TokenId::generate()
+            .to_string()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    )
+}
+
+#[tokio::test]
+async fn signup_then_login_token_then_verify_over_http() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let email = unique_email();
+    let password = "e2e pass:word \u{e9}";
+
+    let signup = http
+        .post(format!("{base}/auth/signup"))
+        .json(
+            &json!({"email": email, "password": password, "firstname": "End", "lastname": "ToEnd"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let signup: Value = signup.json().await.unwrap();
+    assert_eq!(signup["userObj"]["name"], "End ToEnd");
+
+    // As `curl -u email:password`.
+    let issued = http
+        .get(format!("{base}/api/login-token"))
+        .basic_auth(&email, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), StatusCode::OK);
+    let issued: Value = issued.json().await.unwrap();
+    let token = issued["data"][0]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token, signup["x-auth-token"],
+        "the unexpired signup token is handed out again"
+    );
+    assert_eq!(issued["data"][0]["uid"], signup["userObj"]["id"]);
+
+    let verified: Value = http
+        .get(format!("{base}/auth/verify"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["valid"], true);
+    assert_eq!(verified["expire"], issued["data"][0]["expire"]);
+
+    let login = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"email": email.to_uppercase(), "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let login: Value = login.json().await.unwrap();
+    assert_ne!(login["x-auth-token"], token);
+    assert_eq!(login["userObj"]["id"], signup["userObj"]["id"]);
+
+    let by_query: Value = http
+        .get(format!("{base}/auth/verify"))
+        .query(&[("x-auth-token", login["x-auth-token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_query["valid"], true);
+}
+
+#[tokio::test]
+async fn errors_over_http_are_problem_json() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let missing = http
+        .get(format!("{base}/api/login-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(missing.headers().contains_key("www-authenticate"));
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["detail"], "No authentication credentials provided.");
+
+    let wrong = http
+        .get(format!("{base}/api/login-token"))
+        .basic_auth(unique_email(), Some("whatever pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["detail"], "Wrong credentials.");
+
+    let invalid: Value = http
+        .get(format!("{base}/auth/verify?authToken=nonsense"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invalid, json!({"success": true, "valid": false}));
+}
