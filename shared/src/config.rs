@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::passwords::HashParams;
 use crate::tokens::SigningKey;
 
@@ -33,10 +30,14 @@ pub struct Config {
     pub tokens_table: String,
     /// How long an issued token lives (`TOKEN_TTL_SECONDS`, default 86400).
     pub token_ttl: Duration,
-    /// The key that authenticates tokens (`TOKEN_SIGNING_KEY`, base64 of at least 32 bytes).
+    /// The key that authenticates tokens (`TOKEN_SIGNING_KEY`: at least 32 bytes of random text;
+    /// the deployed stack generates it in Secrets Manager).
     pub signing_key: SigningKey,
     /// argon2id cost (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM`).
     pub hash_params: HashParams,
+    /// How long the authorizer may trust a verified token without asking the store again
+    /// (`AUTHORIZER_CACHE_SECONDS`, default 10; 0 disables the cache).
+    pub authorizer_cache: Duration,
     /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
     pub store_timeout: Duration,
 }
@@ -72,16 +73,12 @@ impl Config {
             }
         };
 
-        let key_bytes = STANDARD
-            .decode(required("TOKEN_SIGNING_KEY")?.trim())
-            .map_err(|_| ConfigError::Invalid {
+        let signing_key = SigningKey::new(required("TOKEN_SIGNING_KEY")?.trim().as_bytes()).ok_or(
+            ConfigError::Invalid {
                 name: "TOKEN_SIGNING_KEY",
-                reason: "not standard base64".into(),
-            })?;
-        let signing_key = SigningKey::new(&key_bytes).ok_or(ConfigError::Invalid {
-            name: "TOKEN_SIGNING_KEY",
-            reason: format!("must decode to at least {} bytes", SigningKey::MIN_LEN),
-        })?;
+                reason: format!("must be at least {} bytes", SigningKey::MIN_LEN),
+            },
+        )?;
 
         let minimum = HashParams::OWASP_MINIMUM;
         Ok(Self {
@@ -106,6 +103,11 @@ impl Config {
                     u64::from(minimum.parallelism)..=16,
                 )? as u32,
             },
+            authorizer_cache: Duration::from_secs(number(
+                "AUTHORIZER_CACHE_SECONDS",
+                10,
+                0..=3_600,
+            )?),
             store_timeout: Duration::from_millis(number(
                 "DYNAMODB_TIMEOUT_MS",
                 3_000,
@@ -128,7 +130,7 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
-    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
@@ -141,6 +143,7 @@ mod tests {
         assert_eq!(config.token_ttl, Duration::from_secs(86_400));
         assert_eq!(config.hash_params, HashParams::OWASP_MINIMUM);
         assert_eq!(config.store_timeout, Duration::from_millis(3_000));
+        assert_eq!(config.authorizer_cache, Duration::from_secs(10));
     }
 
     #[test]
@@ -157,13 +160,13 @@ mod tests {
         let error = Config::from_lookup(lookup(&[
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
-            ("TOKEN_SIGNING_KEY", "c2hvcnQ="),
+            ("TOKEN_SIGNING_KEY", "too-short-a-key"),
         ]))
         .err()
         .unwrap();
         let message = error.to_string();
         assert!(message.contains("TOKEN_SIGNING_KEY"));
-        assert!(!message.contains("c2hvcnQ="));
+        assert!(!message.contains("too-short-a-key"));
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
 
+use crate::authorizer::Authorizer;
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::profiles::Profiles;
 use crate::{Accounts, Tokens, handlers, store, telemetry};
 
 /// The routes served over the account use-cases.
@@ -18,6 +20,13 @@ pub enum AccountRoute {
     Login,
     /// `GET /api/login-token`
     LoginToken,
+}
+
+/// The routes served over profiles (no password hasher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileRoute {
+    /// `GET /api/me`
+    Me,
 }
 
 /// The routes served over the token use-cases alone.
@@ -57,5 +66,32 @@ pub async fn serve_tokens(route: TokenRoute) -> Result<(), Error> {
             TokenRoute::Verify => handlers::verify(tokens, request).await,
         })
     }))
+    .await
+}
+
+/// Serves `route` over the profile use-case.
+pub async fn serve_profiles(route: ProfileRoute) -> Result<(), Error> {
+    let (config, client) = cold_start().await?;
+    let profiles = &Profiles::from_config(&config, client, Arc::new(SystemClock));
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(match route {
+            ProfileRoute::Me => handlers::me(profiles, request).await,
+        })
+    }))
+    .await
+}
+
+/// Serves the API Gateway authorizer (REST or HTTP API events).
+pub async fn serve_authorizer() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    let (config, client) = cold_start().await?;
+    let tokens = Tokens::from_config(&config, client, Arc::new(SystemClock));
+    let authorizer = &Authorizer::new(tokens, config.authorizer_cache);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            // Boxed: the nested futures are otherwise too deep for the compiler's layout queries.
+            Ok::<_, Error>(Box::pin(authorizer.handle(event.payload)).await)
+        },
+    ))
     .await
 }

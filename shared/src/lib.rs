@@ -6,6 +6,7 @@
 //! [`accounts`] and [`tokens`] work on parsed domain types.
 
 pub mod accounts;
+pub mod authorizer;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod lambda;
 pub mod passwords;
 pub mod problem;
+pub mod profiles;
 pub mod request;
 pub mod store;
 pub mod telemetry;

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The email is unknown or the password is wrong: deliberately indistinguishable.
     #[error("Wrong credentials.")]
     WrongCredentials,
+    /// The token is malformed, forged, revoked or unknown.
+    #[error("Invalid access token.")]
+    InvalidToken,
     /// The token has expired.
     #[error("Access token expired.")]
     TokenExpired,
@@ -74,7 +77,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::MissingCredentials(_) | Self::WrongCredentials => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials(_) | Self::WrongCredentials | Self::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::TokenExpired => StatusCode::FORBIDDEN,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,6 +114,12 @@ impl ApiError {
             }
             Self::WrongCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, challenge(AuthScheme::Basic));
+            }
+            Self::InvalidToken | Self::TokenExpired => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="tokengate", error="invalid_token""#),
+                );
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

@@ -56,31 +56,35 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Api
     }
 }
 
-/// The token a request presents, from the first of: `Authorization: Bearer`, the
-/// `X-Auth-Token` header, the `x-auth-token` query parameter, the `authToken` query parameter.
+/// The token a request presents; see [`token_from`].
 pub fn presented_token(request: &Request) -> Option<String> {
-    let headers = request.headers();
+    let query = request.query_string_parameters_ref();
+    token_from(request.headers(), |name| query?.first(name))
+}
+
+/// The token presented in `headers` or the query (looked up through `query`), from the first
+/// of: `Authorization: Bearer`, the `X-Auth-Token` header, the `x-auth-token` query parameter,
+/// the `authToken` query parameter. Blank values count as absent.
+pub fn token_from<'a>(
+    headers: &'a HeaderMap,
+    query: impl Fn(&str) -> Option<&'a str>,
+) -> Option<String> {
+    let present = |value: &'a str| Some(value.trim()).filter(|token| !token.is_empty());
     let bearer = headers
         .get(lambda_http::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
+        .and_then(|(_, token)| present(token));
     let header = || {
         headers
             .get("x-auth-token")
             .and_then(|value| value.to_str().ok())
-            .map(|token| token.trim().to_owned())
-    };
-    let query = || {
-        let parameters = request.query_string_parameters_ref()?;
-        parameters
-            .first("x-auth-token")
-            .or_else(|| parameters.first("authToken"))
-            .map(|token| token.trim().to_owned())
+            .and_then(present)
     };
     bearer
         .or_else(header)
-        .or_else(query)
-        .filter(|token| !token.is_empty())
+        .or_else(|| query("x-auth-token").and_then(present))
+        .or_else(|| query("authToken").and_then(present))
+        .map(str::to_owned)
 }

@@ -64,6 +64,7 @@ pub fn test_config() -> Config {
         token_ttl: Duration::from_secs(TTL_SECONDS),
         signing_key: SigningKey::new(&key).expect("32-byte key"),
         hash_params: HashParams::OWASP_MINIMUM,
+        authorizer_cache: Duration::from_secs(10),
         store_timeout: Duration::from_secs(10),
     }
 }
@@ -115,6 +116,18 @@ impl TestApp {
                 return items;
             }
         }
+    }
+
+    /// Deletes the record of token `token_id` of `user_id`, as a revocation would.
+    pub async fn delete_token_record(&self, user_id: &str, token_id: &str) {
+        self.client
+            .delete_item()
+            .table_name(&self.config.tokens_table)
+            .key("uid", AttributeValue::S(user_id.into()))
+            .key("sk", AttributeValue::S(format!("token#{token_id}")))
+            .send()
+            .await
+            .expect("delete token record");
     }
 
     /// Signs up `email` with `password` and returns the response body.
@@ -203,6 +216,12 @@ impl ApiRequest {
             format!("{raw}&{pair}")
         });
         self.event["queryStringParameters"][name] = Value::String(value.into());
+        self
+    }
+
+    /// Sets what an HTTP API Lambda authorizer put in the request context.
+    pub fn authorizer_context(mut self, context: Value) -> Self {
+        self.event["requestContext"]["authorizer"] = json!({"lambda": context});
         self
     }
 

@@ -4,14 +4,16 @@
 mod responses;
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::accounts::Accounts;
 use crate::credentials::{SignupForm, login_credentials_from_json};
 use crate::problem::{ApiError, AuthScheme, json_response};
+use crate::profiles::{Caller, Profiles};
 use crate::request;
 use crate::tokens::{Tokens, Verification};
-use responses::{LoginBody, TokenList, VerifyBody};
+use responses::{LoginBody, ProfileBody, TokenList, VerifyBody};
 
 fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
@@ -84,4 +86,34 @@ pub async fn verify(tokens: &Tokens, request: Request) -> Response<Body> {
         }
         .await,
     )
+}
+
+/// `GET /api/me`: the caller's user object; the sample route behind the authorizer.
+pub async fn me(profiles: &Profiles, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let profile = profiles.of(caller(&request)).await?;
+            Ok(json_response(StatusCode::OK, &ProfileBody::new(&profile)))
+        }
+        .await,
+    )
+}
+
+/// The caller as the authorizer named it in the request context, else the token it presents.
+fn caller(request: &Request) -> Caller {
+    let fields = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .map(|authorizer| &authorizer.fields),
+        Some(RequestContext::ApiGatewayV1(context)) => Some(&context.authorizer.fields),
+        _ => None,
+    };
+    match fields
+        .and_then(|fields| fields.get("userId"))
+        .and_then(|user| user.as_str())
+    {
+        Some(user) => Caller::Authorized(user.to_owned()),
+        None => Caller::Presenting(request::presented_token(request)),
+    }
 }

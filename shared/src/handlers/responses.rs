@@ -37,6 +37,23 @@ impl<'a> UserObject<'a> {
     }
 }
 
+/// Body of `GET /api/me`.
+#[derive(Serialize)]
+pub struct ProfileBody<'a> {
+    success: bool,
+    #[serde(rename = "userObj")]
+    user: UserObject<'a>,
+}
+
+impl<'a> ProfileBody<'a> {
+    pub fn new(profile: &'a UserProfile) -> Self {
+        Self {
+            success: true,
+            user: UserObject::new(profile),
+        }
+    }
+}
+
 /// Body of signup (201) and login (200).
 #[derive(Serialize)]
 pub struct LoginBody<'a> {
