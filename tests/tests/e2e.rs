@@ -4,6 +4,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// Sends `request` and returns its JSON body.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn api_url() -> String {
     std::env::var("TOKENGATE_API_URL")
         .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
@@ -65,15 +70,7 @@ async fn signup_then_login_token_then_verify_over_http() {
     );
     assert_eq!(issued["data"][0]["uid"], signup["userObj"]["id"]);
 
-    let verified: Value = http
-        .get(format!("{base}/auth/verify"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified = json_of(http.get(format!("{base}/auth/verify")).bearer_auth(&token)).await;
     assert_eq!(verified["valid"], true);
     assert_eq!(verified["expire"], issued["data"][0]["expire"]);
 
@@ -88,15 +85,11 @@ async fn signup_then_login_token_then_verify_over_http() {
     assert_ne!(login["x-auth-token"], token);
     assert_eq!(login["userObj"]["id"], signup["userObj"]["id"]);
 
-    let by_query: Value = http
-        .get(format!("{base}/auth/verify"))
-        .query(&[("x-auth-token", login["x-auth-token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_query = json_of(
+        http.get(format!("{base}/auth/verify"))
+            .query(&[("x-auth-token", login["x-auth-token"].as_str().unwrap())]),
+    )
+    .await;
     assert_eq!(by_query["valid"], true);
 }
 
@@ -127,14 +120,7 @@ async fn errors_over_http_are_problem_json() {
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["detail"], "Wrong credentials.");
 
-    let invalid: Value = http
-        .get(format!("{base}/auth/verify?authToken=nonsense"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let invalid = json_of(http.get(format!("{base}/auth/verify?authToken=nonsense"))).await;
     assert_eq!(invalid, json!({"success": true, "valid": false}));
 }
 
