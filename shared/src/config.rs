@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::passwords::HashParams;
+use crate::throttle::ThrottlePolicy;
 use crate::tokens::SigningKey;
 
 /// Why the environment could not be turned into a [`Config`].
@@ -38,6 +39,8 @@ pub struct Config {
     /// How long the authorizer may trust a verified token without asking the store again
     /// (`AUTHORIZER_CACHE_SECONDS`, default 10; 0 disables the cache).
     pub authorizer_cache: Duration,
+    /// Login throttling (`LOGIN_MAX_FAILURES`, `LOGIN_FAILURE_WINDOW_SECONDS`, `LOGIN_LOCK_SECONDS`).
+    pub throttle: ThrottlePolicy,
     /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
     pub store_timeout: Duration,
 }
@@ -103,6 +106,23 @@ impl Config {
                     u64::from(minimum.parallelism)..=16,
                 )? as u32,
             },
+            throttle: ThrottlePolicy {
+                max_failures: number(
+                    "LOGIN_MAX_FAILURES",
+                    ThrottlePolicy::DEFAULT.max_failures,
+                    1..=1_000,
+                )?,
+                window: number(
+                    "LOGIN_FAILURE_WINDOW_SECONDS",
+                    ThrottlePolicy::DEFAULT.window,
+                    1..=86_400,
+                )?,
+                lock: number(
+                    "LOGIN_LOCK_SECONDS",
+                    ThrottlePolicy::DEFAULT.lock,
+                    1..=86_400,
+                )?,
+            },
             authorizer_cache: Duration::from_secs(number(
                 "AUTHORIZER_CACHE_SECONDS",
                 10,
@@ -144,6 +164,7 @@ mod tests {
         assert_eq!(config.hash_params, HashParams::OWASP_MINIMUM);
         assert_eq!(config.store_timeout, Duration::from_millis(3_000));
         assert_eq!(config.authorizer_cache, Duration::from_secs(10));
+        assert_eq!(config.throttle, ThrottlePolicy::DEFAULT);
     }
 
     #[test]

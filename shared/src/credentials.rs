@@ -133,21 +133,26 @@ struct RawForm {
     lastname: Option<String>,
 }
 
-impl RawForm {
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::BadRequest(
-                "Request body is empty; a JSON object is expected.".into(),
-            ));
-        }
-        // serde's messages can quote the offending value (a password), so only its position is kept.
-        serde_json::from_slice(body).map_err(|error| {
+/// Parses a JSON object body; errors say where, never what (the body may hold a password).
+fn parse_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "Request body is empty; a JSON object is expected.".into(),
+        ));
+    }
+    // serde's messages can quote the offending value (a password), so only its position is kept.
+    serde_json::from_slice(body).map_err(|error| {
             ApiError::BadRequest(format!(
                 "Request body must be a JSON object whose fields are strings (error at line {}, column {}).",
                 error.line(),
                 error.column()
             ))
         })
+}
+
+impl RawForm {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        parse_json_object(body)
     }
 
     fn credentials(&mut self) -> Result<Credentials, ApiError> {
@@ -187,6 +192,36 @@ impl SignupForm {
             credentials: raw.credentials()?,
             firstname: parse_name("firstname", raw.firstname.take())?,
             lastname: parse_name("lastname", raw.lastname.take())?,
+        })
+    }
+}
+
+/// The JSON body of `POST /auth/password`.
+#[derive(Debug)]
+pub struct PasswordChange {
+    /// The password the caller has now.
+    pub current: Password,
+    /// The one it wants.
+    pub new: Password,
+}
+
+#[derive(Deserialize)]
+struct RawPasswordChange {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+impl PasswordChange {
+    /// Parses `{current_password, new_password}`.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let raw: RawPasswordChange = parse_json_object(body)?;
+        let field = |value: Option<String>, name: &str| {
+            Password::parse(value.unwrap_or_default())
+                .map_err(|error| ApiError::BadRequest(format!("{name}: {error}")))
+        };
+        Ok(Self {
+            current: field(raw.current_password, "current_password")?,
+            new: field(raw.new_password, "new_password")?,
         })
     }
 }

@@ -20,6 +20,10 @@ pub enum AccountRoute {
     Login,
     /// `GET /api/login-token`
     LoginToken,
+    /// `POST /auth/logout-all`
+    LogoutAll,
+    /// `POST /auth/password`
+    ChangePassword,
 }
 
 /// The routes served over profiles (no password hasher).
@@ -34,6 +38,8 @@ pub enum ProfileRoute {
 pub enum TokenRoute {
     /// `GET /auth/verify`
     Verify,
+    /// `POST /auth/logout`
+    Logout,
 }
 
 async fn cold_start() -> Result<(Config, store::Client), Error> {
@@ -52,6 +58,8 @@ pub async fn serve_accounts(route: AccountRoute) -> Result<(), Error> {
             AccountRoute::Signup => handlers::signup(accounts, request).await,
             AccountRoute::Login => handlers::login(accounts, request).await,
             AccountRoute::LoginToken => handlers::login_token(accounts, request).await,
+            AccountRoute::LogoutAll => handlers::logout_all(accounts, request).await,
+            AccountRoute::ChangePassword => handlers::change_password(accounts, request).await,
         })
     }))
     .await
@@ -64,6 +72,7 @@ pub async fn serve_tokens(route: TokenRoute) -> Result<(), Error> {
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(match route {
             TokenRoute::Verify => handlers::verify(tokens, request).await,
+            TokenRoute::Logout => handlers::logout(tokens, request).await,
         })
     }))
     .await

@@ -19,6 +19,7 @@ pub mod profiles;
 pub mod request;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;
 
 pub use accounts::Accounts;

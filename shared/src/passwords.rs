@@ -46,14 +46,17 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    params: HashParams,
     dummy_hash: Arc<str>,
     evaluations: Arc<AtomicU64>,
+    dummy_evaluations: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
     /// A hasher with `params`; computes, once, the dummy hash that unknown accounts are
     /// checked against so that they cost the same work as a wrong password.
     pub fn new(params: HashParams) -> Result<Self, HashError> {
+        let configured = params;
         let params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -69,14 +72,36 @@ impl PasswordHasher {
             .to_string();
         Ok(Self {
             argon2,
+            params: configured,
             dummy_hash: dummy_hash.into(),
             evaluations: Arc::default(),
+            dummy_evaluations: Arc::default(),
         })
     }
 
     /// How many argon2 evaluations this hasher has run for requests (the dummy hash excluded).
     pub fn evaluations(&self) -> u64 {
         self.evaluations.load(Ordering::SeqCst)
+    }
+
+    /// Whether `stored` was made with another algorithm or with any parameter weaker than the
+    /// configured ones, so it should be re-hashed at the next successful login.
+    pub fn needs_upgrade(&self, stored: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return false;
+        };
+        hash.algorithm != Algorithm::Argon2id.ident()
+            || params.m_cost() < self.params.memory_kib
+            || params.t_cost() < self.params.iterations
+            || params.p_cost() < self.params.parallelism
+    }
+
+    /// How many of [`Self::evaluations`] were against the dummy hash (unknown or locked account).
+    pub fn dummy_evaluations(&self) -> u64 {
+        self.dummy_evaluations.load(Ordering::SeqCst)
     }
 
     /// The PHC string of `password` under a fresh random salt.
@@ -101,6 +126,9 @@ impl PasswordHasher {
         password: &Password,
     ) -> Result<bool, HashError> {
         let known = stored.is_some();
+        if !known {
+            self.dummy_evaluations.fetch_add(1, Ordering::SeqCst);
+        }
         let phc: Arc<str> = stored.map_or_else(|| self.dummy_hash.clone(), Arc::from);
         let (argon2, password) = (self.argon2.clone(), password.clone());
         self.evaluations.fetch_add(1, Ordering::SeqCst);
@@ -173,6 +201,22 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(hasher.evaluations(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn only_weaker_hashes_need_an_upgrade() {
+        let stronger = HashParams {
+            memory_kib: 32_768,
+            ..HashParams::OWASP_MINIMUM
+        };
+        let weak = PasswordHasher::new(HashParams::OWASP_MINIMUM).unwrap();
+        let strong = PasswordHasher::new(stronger).unwrap();
+        let weak_hash = weak.hash(&password("upgrade me")).await.unwrap();
+        let strong_hash = strong.hash(&password("upgrade me")).await.unwrap();
+        assert!(strong.needs_upgrade(&weak_hash));
+        assert!(!strong.needs_upgrade(&strong_hash));
+        assert!(!weak.needs_upgrade(&strong_hash), "never downgrade");
+        assert!(!weak.needs_upgrade("not a phc string"));
     }
 
     #[tokio::test]

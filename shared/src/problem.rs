@@ -37,6 +37,9 @@ pub enum ApiError {
     /// Signup with an email that already has an account.
     #[error("An account with this email already exists.")]
     EmailTaken,
+    /// The account changed while the request was being handled (a concurrent password change).
+    #[error("The account was changed by another request; retry.")]
+    ConcurrentChange,
     /// The body is larger than the limit.
     #[error("Request body exceeds {0} bytes.")]
     BodyTooLarge(usize),
@@ -81,7 +84,7 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             Self::TokenExpired => StatusCode::FORBIDDEN,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::ConcurrentChange => StatusCode::CONFLICT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

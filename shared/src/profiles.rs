@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::ids::UserId;
 use crate::problem::ApiError;
 use crate::store::{UserProfile, UserStore};
-use crate::tokens::{Tokens, Verification};
+use crate::tokens::Tokens;
 
 /// Who made a request, as far as this function can tell.
 #[derive(Debug, Clone)]
@@ -44,16 +44,7 @@ impl Profiles {
     pub async fn of(&self, caller: Caller) -> Result<UserProfile, ApiError> {
         let user = match caller {
             Caller::Authorized(user) => UserId::parse(&user).ok_or(ApiError::InvalidToken)?,
-            Caller::Presenting(None) => {
-                return Err(ApiError::MissingCredentials(
-                    crate::problem::AuthScheme::Bearer,
-                ));
-            }
-            Caller::Presenting(Some(token)) => match self.tokens.verify(&token).await? {
-                Verification::Valid { claims, .. } => claims.user,
-                Verification::Expired => return Err(ApiError::TokenExpired),
-                Verification::Invalid => return Err(ApiError::InvalidToken),
-            },
+            Caller::Presenting(token) => self.tokens.require_valid(token).await?.0.user,
         };
         self.users
             .find_by_id(&user)

@@ -8,12 +8,12 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::accounts::Accounts;
-use crate::credentials::{SignupForm, login_credentials_from_json};
+use crate::credentials::{PasswordChange, SignupForm, login_credentials_from_json};
 use crate::problem::{ApiError, AuthScheme, json_response};
 use crate::profiles::{Caller, Profiles};
 use crate::request;
 use crate::tokens::{Tokens, Verification};
-use responses::{LoginBody, ProfileBody, TokenList, VerifyBody};
+use responses::{LoginBody, LogoutBody, ProfileBody, TokenList, VerifyBody};
 
 fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
@@ -116,4 +116,50 @@ fn caller(request: &Request) -> Caller {
         Some(user) => Caller::Authorized(user.to_owned()),
         None => Caller::Presenting(request::presented_token(request)),
     }
+}
+
+/// `POST /auth/logout`: revokes the presented token; it stops verifying at once.
+pub async fn logout(tokens: &Tokens, request: Request) -> Response<Body> {
+    respond(
+        async {
+            tokens.revoke(request::presented_token(&request)).await?;
+            Ok(json_response(StatusCode::OK, &LogoutBody::new(None)))
+        }
+        .await,
+    )
+}
+
+/// `POST /auth/logout-all`: revokes every token of the caller, in every application.
+pub async fn logout_all(accounts: &Accounts, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let revoked = accounts
+                .logout_all(request::presented_token(&request))
+                .await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &LogoutBody::new(Some(revoked)),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `POST /auth/password`: `{current_password, new_password}` with a valid token -> a fresh
+/// token; every other token of the caller is revoked.
+pub async fn change_password(accounts: &Accounts, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let presented = request::presented_token(&request);
+            let change = PasswordChange::from_json(request::body(&request)?)?;
+            let (profile, token) = accounts
+                .change_password(presented, &change.current, &change.new)
+                .await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &LoginBody::new(&profile, &token),
+            ))
+        }
+        .await,
+    )
 }

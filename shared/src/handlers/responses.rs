@@ -132,3 +132,20 @@ impl VerifyBody {
         }
     }
 }
+
+/// Body of logout (`revoked` absent) and logout-all (how many tokens were revoked).
+#[derive(Serialize)]
+pub struct LogoutBody {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked: Option<usize>,
+}
+
+impl LogoutBody {
+    pub fn new(revoked: Option<usize>) -> Self {
+        Self {
+            success: true,
+            revoked,
+        }
+    }
+}

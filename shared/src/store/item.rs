@@ -42,3 +42,11 @@ pub fn get_n(item: &Item, name: &'static str) -> Result<u64, StoreError> {
         _ => Err(StoreError::Corrupt(name)),
     }
 }
+
+/// Reads an optional whole-number attribute; present but malformed is an error.
+pub fn get_opt_n(item: &Item, name: &'static str) -> Result<Option<u64>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => get_n(item, name).map(Some),
+    }
+}

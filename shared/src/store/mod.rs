@@ -22,7 +22,7 @@ pub use aws_sdk_dynamodb::Client;
 pub use error::StoreError;
 pub use schema::create_tables;
 pub use tokens::{CurrentToken, ReplaceCurrent, TokenRecord, TokenStore};
-pub use users::{NewAccount, StoredAccount, UserProfile, UserStore};
+pub use users::{LoginFailures, NewAccount, StoredAccount, UserProfile, UserStore};
 
 /// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
 ///

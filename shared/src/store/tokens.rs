@@ -1,7 +1,7 @@
 //! Issued tokens in the tokens table. Only ids are stored: the token text needs the signing key.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 
 use super::StoreError;
 use super::item::{Item, get_n, get_s, n, s};
@@ -156,8 +156,9 @@ impl TokenStore {
             .collect()
     }
 
-    /// Records a new token as [`Self::issue_items`] describes, atomically.
-    /// [`StoreError::ConditionFailed`] means another caller changed the current token first.
+    /// Records a new token as [`Self::issue_items`] describes, atomically, together with
+    /// `guards` (conditions on other items that must hold). [`StoreError::ConditionFailed`]
+    /// with index 1 means another caller changed the current token first; 2 and up, a guard.
     pub async fn issue(
         &self,
         user: &UserId,
@@ -165,8 +166,10 @@ impl TokenStore {
         current: CurrentToken,
         issued_at: u64,
         replace: ReplaceCurrent,
+        guards: &[TransactWriteItem],
     ) -> Result<(), StoreError> {
-        let items = self.issue_items(user, client_id, current, issued_at, replace)?;
+        let mut items = self.issue_items(user, client_id, current, issued_at, replace)?;
+        items.extend_from_slice(guards);
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -174,5 +177,112 @@ impl TokenStore {
             .await
             .map_err(StoreError::from_transaction)?;
         Ok(())
+    }
+}
+
+impl TokenStore {
+    /// Deletes the record of `token` (and the pair's pointer when it points at it), so the
+    /// token stops verifying at once. Returns whether there was a record.
+    pub async fn revoke(&self, user: &UserId, token: &TokenId) -> Result<bool, StoreError> {
+        let Some(record) = self.find(user, token).await? else {
+            return Ok(false);
+        };
+        let uid = s(user.to_string());
+        let delete_record = Delete::builder()
+            .table_name(&self.table)
+            .key("uid", uid.clone())
+            .key("sk", s(token_key(token)));
+        let pointed_at = self.current(user, &record.client_id).await?;
+        let mut items = vec![delete_record];
+        if pointed_at.is_some_and(|current| current.token == *token) {
+            items.push(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .key("uid", uid)
+                    .key("sk", s(current_key(&record.client_id)))
+                    .condition_expression("token_id = :token")
+                    .expression_attribute_values(":token", s(token.to_string())),
+            );
+        }
+        let items = items
+            .into_iter()
+            .map(|delete| {
+                delete
+                    .build()
+                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
+                    .map_err(|_| StoreError::Corrupt("delete request"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(StoreError::from_transaction)?;
+        Ok(true)
+    }
+
+    /// Deletes every token record and pointer of `user`; returns how many tokens there were.
+    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
+        let uid = s(user.to_string());
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("uid = :uid")
+                .expression_attribute_values(":uid", uid.clone())
+                .projection_expression("sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::unavailable)?;
+            for item in page.items() {
+                keys.push(get_s(item, "sk")?);
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        let tokens = keys.iter().filter(|sk| sk.starts_with("token#")).count();
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|sk| {
+                    let delete = DeleteRequest::builder()
+                        .key("uid", uid.clone())
+                        .key("sk", s(sk))
+                        .build()
+                        .map_err(|_| StoreError::Corrupt("delete request"))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            for attempt in 0u32.. {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(StoreError::unavailable)?;
+                requests = output
+                    .unprocessed_items()
+                    .and_then(|unprocessed| unprocessed.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt >= 5 {
+                    return Err(StoreError::Unavailable("tokens left unprocessed".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(tokens)
     }
 }

@@ -1,10 +1,10 @@
 //! Accounts in the users table.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
 
 use super::StoreError;
-use super::item::{Item, get_n, get_opt_s, get_s, n, s};
+use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use crate::credentials::Email;
 use crate::ids::UserId;
 
@@ -25,6 +25,17 @@ pub struct UserProfile {
     pub created_at: u64,
 }
 
+/// Failed logins of one account, for throttling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures counted in the current window.
+    pub count: u64,
+    /// When the current window started, Unix seconds.
+    pub window_start: u64,
+    /// Until when logins are refused, Unix seconds (0: not locked).
+    pub locked_until: u64,
+}
+
 /// An account as stored: its profile and the PHC string of its password hash.
 #[derive(Debug, Clone)]
 pub struct StoredAccount {
@@ -32,6 +43,11 @@ pub struct StoredAccount {
     pub profile: UserProfile,
     /// argon2id PHC string; the password itself is never stored.
     pub password_hash: String,
+    /// Session generation: bumped by logout-all and password change; tokens are only issued
+    /// under a condition that it is still the generation the issuer read.
+    pub generation: u64,
+    /// Failed-login bookkeeping.
+    pub failures: LoginFailures,
 }
 
 /// An account about to be created.
@@ -106,6 +122,12 @@ impl UserStore {
                 Ok(StoredAccount {
                     profile: profile_from(item)?,
                     password_hash: get_s(item, "password_hash")?,
+                    generation: get_opt_n(item, "generation")?.unwrap_or(0),
+                    failures: LoginFailures {
+                        count: get_opt_n(item, "failures")?.unwrap_or(0),
+                        window_start: get_opt_n(item, "failure_window_start")?.unwrap_or(0),
+                        locked_until: get_opt_n(item, "locked_until")?.unwrap_or(0),
+                    },
                 })
             })
             .transpose()
@@ -133,6 +155,7 @@ impl UserStore {
     ) -> Result<(), StoreError> {
         let mut claim = profile_item(email_key(&account.profile.email), &account.profile);
         claim.insert("password_hash".into(), s(&account.password_hash));
+        claim.insert("generation".into(), n(account.generation));
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
         let mut items = vec![self.put_new(claim)?, self.put_new(profile)?];
         items.extend(also);
@@ -142,6 +165,129 @@ impl UserStore {
             .send()
             .await
             .map_err(StoreError::from_transaction)?;
+        Ok(())
+    }
+
+    /// A transaction item that holds only while `email`'s session generation is `generation`.
+    pub fn generation_check(
+        &self,
+        email: &str,
+        generation: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .condition_expression("generation = :generation")
+            .expression_attribute_values(":generation", n(generation))
+            .build()
+            .map_err(|_| StoreError::Corrupt("condition check"))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Starts a new session generation for `email` (so no token of an older one can be issued
+    /// any more) and returns it.
+    pub async fn bump_generation(&self, email: &str) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .update_expression("ADD generation :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::unavailable)?;
+        output
+            .attributes()
+            .map(|item| get_n(item, "generation"))
+            .transpose()?
+            .ok_or(StoreError::Corrupt("generation"))
+    }
+
+    /// Replaces the password hash and starts a new session generation, provided the account is
+    /// still at `generation`; returns the new generation.
+    pub async fn change_password(
+        &self,
+        email: &str,
+        generation: u64,
+        new_hash: &str,
+    ) -> Result<u64, StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .update_expression("SET password_hash = :hash, generation = :next")
+            .condition_expression("generation = :generation")
+            .expression_attribute_values(":hash", s(new_hash))
+            .expression_attribute_values(":generation", n(generation))
+            .expression_attribute_values(":next", n(generation + 1))
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    StoreError::ConditionFailed { index: 0 }
+                }
+                _ => StoreError::unavailable(error),
+            })?;
+        Ok(generation + 1)
+    }
+
+    /// Replaces `old_hash` by `new_hash` (same password, stronger parameters) unless the hash
+    /// changed meanwhile.
+    pub async fn upgrade_hash(
+        &self,
+        email: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .update_expression("SET password_hash = :new")
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":old", s(old_hash))
+            .send()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    /// Writes `next` as `email`'s failure bookkeeping, provided it still is `seen`.
+    /// [`StoreError::ConditionFailed`] means another request changed it first.
+    pub async fn record_failures(
+        &self,
+        email: &str,
+        seen: &LoginFailures,
+        next: &LoginFailures,
+    ) -> Result<(), StoreError> {
+        let condition = "attribute_exists(pk) \
+            AND (attribute_not_exists(failures) OR failures = :seen_count) \
+            AND (attribute_not_exists(failure_window_start) OR failure_window_start = :seen_start)";
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .update_expression(
+                "SET failures = :count, failure_window_start = :start, locked_until = :locked",
+            )
+            .condition_expression(condition)
+            .expression_attribute_values(":count", n(next.count))
+            .expression_attribute_values(":start", n(next.window_start))
+            .expression_attribute_values(":locked", n(next.locked_until))
+            .expression_attribute_values(":seen_count", n(seen.count))
+            .expression_attribute_values(":seen_start", n(seen.window_start))
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    StoreError::ConditionFailed { index: 0 }
+                }
+                _ => StoreError::unavailable(error),
+            })?;
         Ok(())
     }
 

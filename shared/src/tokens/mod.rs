@@ -12,6 +12,7 @@ pub use format::{AccessToken, SigningKey, TOKEN_LEN, TokenClaims};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::ids::{TokenId, UserId};
+use crate::problem::{ApiError, AuthScheme};
 use crate::store::{CurrentToken, ReplaceCurrent, StoreError, TokenRecord, TokenStore};
 
 /// How many times login-token re-reads and retries when concurrent callers race it.
@@ -113,15 +114,24 @@ impl Tokens {
         Ok((self.handed_out(user, current), items))
     }
 
-    /// Issues a fresh token for (`user`, `client_id`) and makes it the pair's current one.
+    /// Issues a fresh token for (`user`, `client_id`) and makes it the pair's current one,
+    /// provided `guards` hold ([`StoreError::ConditionFailed`] with index 2 and up if not).
     pub async fn issue_fresh(
         &self,
         user: UserId,
         client_id: &str,
+        guards: &[TransactWriteItem],
     ) -> Result<IssuedToken, StoreError> {
         let (current, now) = self.fresh();
         self.store
-            .issue(&user, client_id, current, now, ReplaceCurrent::Always)
+            .issue(
+                &user,
+                client_id,
+                current,
+                now,
+                ReplaceCurrent::Always,
+                guards,
+            )
             .await?;
         Ok(self.handed_out(user, current))
     }
@@ -129,10 +139,13 @@ impl Tokens {
     /// The pair's current token while it is unexpired, otherwise a new one. Concurrent callers
     /// all get the same token: the pointer to it is replaced only under a condition on what
     /// each caller saw, and a caller that loses the race reads the winner's token.
+    /// A new token is only issued while `guards` hold ([`StoreError::ConditionFailed`] with
+    /// index 2 and up if not).
     pub async fn current_or_issue(
         &self,
         user: UserId,
         client_id: &str,
+        guards: &[TransactWriteItem],
     ) -> Result<IssuedToken, StoreError> {
         for attempt in 0..ISSUE_ATTEMPTS {
             let seen = self.store.current(&user, client_id).await?;
@@ -147,11 +160,11 @@ impl Tokens {
             });
             match self
                 .store
-                .issue(&user, client_id, fresh, now, replace)
+                .issue(&user, client_id, fresh, now, replace, guards)
                 .await
             {
                 Ok(()) => return Ok(self.handed_out(user, fresh)),
-                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                Err(StoreError::ConditionFailed { index: 0 | 1 } | StoreError::Conflict) => {
                     let jitter = u64::from(crate::ids::random_bytes::<1>()[0] % 16);
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter))
                         .await;
@@ -162,6 +175,44 @@ impl Tokens {
         Err(StoreError::Unavailable(
             "login-token kept losing races for one pair".into(),
         ))
+    }
+
+    /// The claims and record of `presented` if it is valid now; otherwise the error a route
+    /// that requires a token answers with (401 absent or invalid, 403 expired).
+    pub async fn require_valid(
+        &self,
+        presented: Option<String>,
+    ) -> Result<(TokenClaims, TokenRecord), ApiError> {
+        let presented = presented.ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
+        match self.verify(&presented).await? {
+            Verification::Valid { claims, record } => Ok((claims, record)),
+            Verification::Expired => Err(ApiError::TokenExpired),
+            Verification::Invalid => Err(ApiError::InvalidToken),
+        }
+    }
+
+    /// Revokes `presented` (logout): it stops verifying at once. Idempotent for an authentic
+    /// token, expired or already revoked; a forged or garbled one is [`ApiError::InvalidToken`].
+    pub async fn revoke(&self, presented: Option<String>) -> Result<(), ApiError> {
+        let presented = presented.ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
+        let claims = self
+            .key
+            .authenticate(&presented)
+            .ok_or(ApiError::InvalidToken)?;
+        for _ in 0..ISSUE_ATTEMPTS {
+            match self.store.revoke(&claims.user, &claims.token).await {
+                Ok(_) => return Ok(()),
+                // The pair's pointer moved meanwhile: read again.
+                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Unavailable("logout kept losing races".into()).into())
+    }
+
+    /// Revokes every token of `user`; returns how many there were.
+    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.store.revoke_all(user).await
     }
 
     /// Checks a presented token: its tag first (no store call for garbage or forgeries), then
