@@ -8,3 +8,8 @@ run:
 
 test:
 	@bash scripts/test.sh
+
+# `make build`: `sam build` of every Lambda function (x86_64 here; deploy with `sam deploy --guided`).
+.PHONY: build
+build:
+	@bash scripts/sam.sh build

@@ -45,7 +45,7 @@ case "$cmd" in
   lint)
     install_sam
     log "cfn-lint $CFN_LINT_VERSION template.yaml"
-    "$SAM_VENV/bin/cfn-lint" --regions "$AWS_REGION" -- template.yaml
+    "$SAM_VENV/bin/cfn-lint" --regions "$AWS_REGION" --include-checks I -- template.yaml
     log "sam validate --lint"
     sam validate --lint --region "$AWS_REGION" --template-file template.yaml
     ;;

@@ -65,6 +65,7 @@ pub fn test_config() -> Config {
         signing_key: SigningKey::new(&key).expect("32-byte key"),
         hash_params: HashParams::OWASP_MINIMUM,
         authorizer_cache: Duration::from_secs(10),
+        throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
         store_timeout: Duration::from_secs(10),
     }
 }

@@ -1,0 +1,251 @@
+//! The API's routes are written down in three places that must agree: `openapi.yaml` (what
+//! clients are told), the `cargo lambda watch` router in `Cargo.toml` (what `make run` serves)
+//! and the `HttpApi` events of `template.yaml` (what `sam deploy` serves). These tests read
+//! the three files only: no DynamoDB, no network.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_norway::Value as Yaml;
+
+/// `(METHOD, path)`, the method upper-cased.
+type Route = (String, String);
+
+/// Methods an OpenAPI path item may hold operations under.
+const OPENAPI_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+fn read(name: &str) -> String {
+    let path = root().join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+}
+
+fn yaml(name: &str) -> Yaml {
+    // CloudFormation's short tags (`!Ref`, `!Sub`, `!GetAtt`, ...) parse as tagged values.
+    serde_norway::from_str(&read(name)).unwrap_or_else(|error| panic!("parsing {name}: {error}"))
+}
+
+fn route(method: &str, path: &str) -> Route {
+    (method.to_ascii_uppercase(), path.to_owned())
+}
+
+/// Adds `route` to `routes`, failing on a route declared twice in one file.
+fn insert(routes: &mut BTreeSet<Route>, file: &str, route: Route) {
+    let (method, path) = &route;
+    assert!(
+        !path.is_empty(),
+        "{file}: a route with an empty path ({method})"
+    );
+    let description = format!("{method} {path}");
+    assert!(
+        routes.insert(route),
+        "{file}: {description} is declared more than once"
+    );
+}
+
+/// Every operation of `openapi.yaml`.
+fn openapi_routes() -> BTreeSet<Route> {
+    let spec = yaml("openapi.yaml");
+    let paths = spec
+        .get("paths")
+        .and_then(Yaml::as_mapping)
+        .expect("openapi.yaml: no `paths` mapping");
+    let mut routes = BTreeSet::new();
+    for (path, item) in paths {
+        let path = path
+            .as_str()
+            .expect("openapi.yaml: a path that is not a string");
+        let item = item
+            .as_mapping()
+            .unwrap_or_else(|| panic!("openapi.yaml: path item {path} is not a mapping"));
+        for key in item.keys() {
+            let Some(key) = key.as_str() else { continue };
+            if OPENAPI_METHODS.contains(&key) {
+                insert(&mut routes, "openapi.yaml", route(key, path));
+            }
+        }
+    }
+    routes
+}
+
+/// The routes `[workspace.metadata.lambda.watch.router]` serves, with their function.
+fn router() -> BTreeMap<Route, String> {
+    let manifest: toml::Table = read("Cargo.toml").parse().expect("parsing Cargo.toml");
+    let router = ["workspace", "metadata", "lambda", "watch", "router"]
+        .iter()
+        .try_fold(&toml::Value::Table(manifest), |value, key| value.get(key))
+        .and_then(toml::Value::as_table)
+        .expect("Cargo.toml: no [workspace.metadata.lambda.watch.router] table")
+        .clone();
+    let mut routes = BTreeMap::new();
+    for (path, entry) in router {
+        // `"/path" = "function"` (any method), `{ method, function }` or a list of those.
+        let entries = match entry {
+            toml::Value::Array(entries) => entries,
+            other => vec![other],
+        };
+        for entry in entries {
+            let (method, function) = match &entry {
+                toml::Value::String(function) => ("ANY", function.as_str()),
+                toml::Value::Table(table) => (
+                    table
+                        .get("method")
+                        .and_then(toml::Value::as_str)
+                        .unwrap_or("ANY"),
+                    table
+                        .get("function")
+                        .and_then(toml::Value::as_str)
+                        .unwrap_or_else(|| panic!("Cargo.toml router: {path} has no `function`")),
+                ),
+                other => {
+                    panic!("Cargo.toml router: {path} = {other} is neither a function nor a table")
+                }
+            };
+            let route = route(method, &path);
+            let description = format!("{} {}", route.0, route.1);
+            assert!(
+                routes.insert(route, function.to_owned()).is_none(),
+                "Cargo.toml router: {description} is declared more than once"
+            );
+        }
+    }
+    routes
+}
+
+/// A template value that must be a plain string (not an intrinsic function).
+fn template_str<'a>(value: Option<&'a Yaml>, what: &str) -> &'a str {
+    match value {
+        Some(Yaml::String(text)) => text,
+        Some(other) => panic!("template.yaml: {what} must be a plain string, found {other:?}"),
+        None => panic!("template.yaml: {what} is missing"),
+    }
+}
+
+/// The `HttpApi` events of the template's functions, with the binary each function builds.
+fn template() -> BTreeMap<Route, String> {
+    let template = yaml("template.yaml");
+    let resources = template
+        .get("Resources")
+        .and_then(Yaml::as_mapping)
+        .expect("template.yaml: no `Resources` mapping");
+    let mut routes = BTreeMap::new();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap_or("?");
+        if resource.get("Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource
+            .get("Metadata")
+            .and_then(|metadata| metadata.get("BuildProperties"))
+            .and_then(|properties| properties.get("Binary"))
+            .and_then(Yaml::as_str)
+            .unwrap_or(name);
+        let Some(events) = resource
+            .get("Properties")
+            .and_then(|properties| properties.get("Events"))
+            .and_then(Yaml::as_mapping)
+        else {
+            continue;
+        };
+        for (event, definition) in events {
+            if definition.get("Type").and_then(Yaml::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let event = event.as_str().unwrap_or("?");
+            let properties = definition.get("Properties");
+            let what = |field: &str| format!("{name}.Events.{event}.Properties.{field}");
+            let path = template_str(properties.and_then(|p| p.get("Path")), &what("Path"));
+            let method = template_str(properties.and_then(|p| p.get("Method")), &what("Method"));
+            let route = route(method, path);
+            let description = format!("{} {}", route.0, route.1);
+            assert!(
+                routes.insert(route, binary.to_owned()).is_none(),
+                "template.yaml: {description} is declared more than once"
+            );
+        }
+    }
+    routes
+}
+
+fn show(route: &Route) -> String {
+    format!("{} {}", route.0, route.1)
+}
+
+#[test]
+fn openapi_router_and_template_declare_the_same_routes() {
+    let sources: [(&str, BTreeSet<Route>); 3] = [
+        ("openapi.yaml", openapi_routes()),
+        (
+            "Cargo.toml [workspace.metadata.lambda.watch.router]",
+            router().into_keys().collect(),
+        ),
+        (
+            "template.yaml (HttpApi events)",
+            template().into_keys().collect(),
+        ),
+    ];
+    for (name, routes) in &sources {
+        assert!(!routes.is_empty(), "{name} declares no route at all");
+    }
+    let all: BTreeSet<&Route> = sources.iter().flat_map(|(_, routes)| routes).collect();
+    let mut drift = String::new();
+    for route in all {
+        let missing: Vec<&str> = sources
+            .iter()
+            .filter(|(_, routes)| !routes.contains(route))
+            .map(|(name, _)| *name)
+            .collect();
+        if !missing.is_empty() {
+            let present: Vec<&str> = sources
+                .iter()
+                .filter(|(_, routes)| routes.contains(route))
+                .map(|(name, _)| *name)
+                .collect();
+            writeln!(
+                drift,
+                "  {:<24} in {}; MISSING from {}",
+                show(route),
+                present.join(", "),
+                missing.join(", ")
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        drift.is_empty(),
+        "the routes have drifted apart; every (method, path) must be in all three files:\n{drift}"
+    );
+}
+
+#[test]
+fn each_route_runs_the_same_function_locally_and_deployed() {
+    let local = router();
+    let deployed = template();
+    let mut drift = String::new();
+    for (route, function) in &local {
+        if let Some(binary) = deployed.get(route)
+            && binary != function
+        {
+            writeln!(
+                drift,
+                "  {:<24} Cargo.toml router runs `{function}`, template.yaml builds `{binary}`",
+                show(route)
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        drift.is_empty(),
+        "a route is served by different functions locally and deployed:\n{drift}"
+    );
+}
