@@ -10,6 +10,8 @@ install_tools
 log "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "linting template.yaml (cfn-lint, sam validate --lint)"
+bash scripts/sam.sh lint
 
 log "building"
 cargo build --workspace --all-targets --quiet
