@@ -100,9 +100,9 @@ impl Accounts {
         };
         let mut attempt = 0;
         loop {
-            let (token, items) = self
-                .tokens
-                .fresh_token_items(account.profile.id, client_id)?;
+            let (token, items) =
+                self.tokens
+                    .fresh_token_items(account.profile.id, account.generation, client_id)?;
             match self.users.create(&account, items).await {
                 Ok(()) => {
                     tracing::info!(user = %account.profile.id, "account created");
@@ -222,11 +222,17 @@ impl Accounts {
             let guard = [self
                 .users
                 .generation_check(&account.profile.email, account.generation)?];
-            let user = account.profile.id;
+            let (user, generation) = (account.profile.id, account.generation);
             let issued = match handout {
-                Handout::Fresh => self.tokens.issue_fresh(user, client_id, &guard).await,
+                Handout::Fresh => {
+                    self.tokens
+                        .issue_fresh(user, generation, client_id, &guard)
+                        .await
+                }
                 Handout::CurrentOrNew => {
-                    self.tokens.current_or_issue(user, client_id, &guard).await
+                    self.tokens
+                        .current_or_issue(user, generation, client_id, &guard)
+                        .await
                 }
             };
             match issued {

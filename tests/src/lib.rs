@@ -235,6 +235,7 @@ impl ApiRequest {
     /// Sets a raw text body.
     pub fn text(mut self, body: &str) -> Self {
         self.event["body"] = Value::String(body.into());
+        self.event["isBase64Encoded"] = Value::Bool(false);
         self
     }
 
@@ -247,7 +248,18 @@ impl ApiRequest {
 
     /// The `lambda_http` request the runtime would hand the function.
     pub fn build(self) -> Request {
-        lambda_http::request::from_str(&self.event.to_string()).expect("valid API Gateway event")
+        self.try_build().expect("valid API Gateway event")
+    }
+
+    /// The request, or `None` when `lambda_http` refuses the event (as the runtime would,
+    /// before any function code runs).
+    pub fn try_build(self) -> Option<Request> {
+        lambda_http::request::from_str(&self.event.to_string()).ok()
+    }
+
+    /// The API Gateway event as JSON.
+    pub fn event(&self) -> &Value {
+        &self.event
     }
 }
 

@@ -90,6 +90,62 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     )
     .await;
 
+    // The lifecycle: a password change, a logout, a logout everywhere, and a lock-out.
+    let new_password = "N3w-Correct-Secret";
+    let changed = handlers::change_password(
+        &app.accounts,
+        ApiRequest::post("/auth/password")
+            .header("X-Auth-Token", &tokens[1])
+            .json(&json!({"current_password": password, "new_password": new_password}))
+            .build(),
+    )
+    .await;
+    assert_eq!(changed.status(), 200);
+    tokens.push(
+        body_json(&changed)["x-auth-token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let logout = handlers::logout(
+        &app.tokens,
+        ApiRequest::post("/auth/logout")
+            .query("x-auth-token", &tokens[3])
+            .build(),
+    )
+    .await;
+    assert_eq!(logout.status(), 200);
+    let again = handlers::login(
+        &app.accounts,
+        ApiRequest::post("/auth/login")
+            .basic("secret@example.com", new_password)
+            .build(),
+    )
+    .await;
+    tokens.push(
+        body_json(&again)["x-auth-token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let everywhere = handlers::logout_all(
+        &app.accounts,
+        ApiRequest::post("/auth/logout-all")
+            .header("Authorization", &format!("Bearer {}", tokens[4]))
+            .build(),
+    )
+    .await;
+    assert_eq!(everywhere.status(), 200);
+    for _ in 0..6 {
+        handlers::login(
+            &app.accounts,
+            ApiRequest::post("/auth/login")
+                .json(&json!({"email": "secret@example.com", "password": password}))
+                .build(),
+        )
+        .await;
+    }
+
     let mut dump = String::new();
     for table in [&app.config.users_table, &app.config.tokens_table] {
         for item in app.scan(table).await {
@@ -97,12 +153,16 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
         }
     }
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logged.contains("account created"),
-        "logs were captured: {logged}"
-    );
+    for event in [
+        "account created",
+        "logged out everywhere",
+        "account locked after repeated login failures",
+    ] {
+        assert!(logged.contains(event), "{event:?} was logged: {logged}");
+    }
     for haystack in [&dump, &logged] {
         assert!(!haystack.contains(password) && !haystack.contains("Tr0ub4dor"));
+        assert!(!haystack.contains(new_password) && !haystack.contains("N3w-Correct"));
         for token in &tokens {
             // Neither the whole token nor its secret tail (the tag).
             assert!(!haystack.contains(token.as_str()));

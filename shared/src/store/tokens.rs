@@ -109,10 +109,12 @@ impl TokenStore {
             .transpose()
     }
 
-    /// The transaction items that record a new token and make it the pair's current one.
+    /// The transaction items that record a new token of session `generation` and make it the
+    /// pair's current one.
     pub fn issue_items(
         &self,
         user: &UserId,
+        generation: u64,
         client_id: &str,
         current: CurrentToken,
         issued_at: u64,
@@ -125,6 +127,7 @@ impl TokenStore {
             ("client_id".into(), s(client_id)),
             ("issued_at".into(), n(issued_at)),
             ("expire".into(), n(current.expire)),
+            ("generation".into(), n(generation)),
         ]);
         let pointer = Item::from([
             ("uid".into(), uid),
@@ -159,16 +162,19 @@ impl TokenStore {
     /// Records a new token as [`Self::issue_items`] describes, atomically, together with
     /// `guards` (conditions on other items that must hold). [`StoreError::ConditionFailed`]
     /// with index 1 means another caller changed the current token first; 2 and up, a guard.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue(
         &self,
         user: &UserId,
+        generation: u64,
         client_id: &str,
         current: CurrentToken,
         issued_at: u64,
         replace: ReplaceCurrent,
         guards: &[TransactWriteItem],
     ) -> Result<(), StoreError> {
-        let mut items = self.issue_items(user, client_id, current, issued_at, replace)?;
+        let mut items =
+            self.issue_items(user, generation, client_id, current, issued_at, replace)?;
         items.extend_from_slice(guards);
         self.client
             .transact_write_items()

@@ -100,25 +100,32 @@ impl Tokens {
         (current, now)
     }
 
-    /// A fresh token for (`user`, `client_id`) and the transaction items that record it as the
+    /// A fresh token for (`user`, `client_id`) of session `generation` and the transaction items that record it as the
     /// pair's current token; for a caller that writes more in the same transaction (signup).
     pub fn fresh_token_items(
         &self,
         user: UserId,
+        generation: u64,
         client_id: &str,
     ) -> Result<(IssuedToken, Vec<TransactWriteItem>), StoreError> {
         let (current, now) = self.fresh();
-        let items =
-            self.store
-                .issue_items(&user, client_id, current, now, ReplaceCurrent::Always)?;
+        let items = self.store.issue_items(
+            &user,
+            generation,
+            client_id,
+            current,
+            now,
+            ReplaceCurrent::Always,
+        )?;
         Ok((self.handed_out(user, current), items))
     }
 
-    /// Issues a fresh token for (`user`, `client_id`) and makes it the pair's current one,
+    /// Issues a fresh token for (`user`, `client_id`) of session `generation` and makes it the pair's current one,
     /// provided `guards` hold ([`StoreError::ConditionFailed`] with index 2 and up if not).
     pub async fn issue_fresh(
         &self,
         user: UserId,
+        generation: u64,
         client_id: &str,
         guards: &[TransactWriteItem],
     ) -> Result<IssuedToken, StoreError> {
@@ -126,6 +133,7 @@ impl Tokens {
         self.store
             .issue(
                 &user,
+                generation,
                 client_id,
                 current,
                 now,
@@ -144,6 +152,7 @@ impl Tokens {
     pub async fn current_or_issue(
         &self,
         user: UserId,
+        generation: u64,
         client_id: &str,
         guards: &[TransactWriteItem],
     ) -> Result<IssuedToken, StoreError> {
@@ -160,7 +169,7 @@ impl Tokens {
             });
             match self
                 .store
-                .issue(&user, client_id, fresh, now, replace, guards)
+                .issue(&user, generation, client_id, fresh, now, replace, guards)
                 .await
             {
                 Ok(()) => return Ok(self.handed_out(user, fresh)),

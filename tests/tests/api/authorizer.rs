@@ -8,13 +8,13 @@ const ROUTE_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$d
 const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/api/me";
 
 /// A token's three places, as an HTTP API 2.0 authorizer event would carry them.
-enum Place {
+pub(crate) enum Place {
     Bearer,
     Header,
     Query,
 }
 
-fn http_api_event(token: Option<&str>, place: Place) -> Value {
+pub(crate) fn http_api_event(token: Option<&str>, place: Place) -> Value {
     let mut event = json!({
         "version": "2.0",
         "type": "REQUEST",
@@ -74,7 +74,7 @@ async fn issued(app: &TestApp, email: &str) -> (String, String, String) {
     (token, user, claims.token.to_string())
 }
 
-fn allowed_http(response: &Value) -> bool {
+pub(crate) fn allowed_http(response: &Value) -> bool {
     response["isAuthorized"].as_bool().expect("simple response")
 }
 

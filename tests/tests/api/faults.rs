@@ -1,7 +1,9 @@
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokengate::handlers;
+use tokengate::profiles::Profiles;
 use tokengate::store::{self, Client};
 use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, local_client, test_config};
 
@@ -43,6 +45,37 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
             &app.tokens,
             ApiRequest::get("/auth/verify")
                 .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
+        handlers::me(
+            &Profiles::from_config(&app.config, app.client.clone(), Arc::new(app.clock.clone())),
+            ApiRequest::get("/api/me")
+                .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
+        handlers::logout(
+            &app.tokens,
+            ApiRequest::post("/auth/logout")
+                .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
+        handlers::logout_all(
+            &app.accounts,
+            ApiRequest::post("/auth/logout-all")
+                .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
+        handlers::change_password(
+            &app.accounts,
+            ApiRequest::post("/auth/password")
+                .header("X-Auth-Token", token.expose())
+                .json(
+                    &json!({"current_password": "correct horse", "new_password": "battery staple"}),
+                )
                 .build(),
         )
         .await,

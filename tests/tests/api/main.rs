@@ -2,8 +2,12 @@
 
 mod authorizer;
 mod faults;
+mod lifecycle;
 mod login;
 mod login_token;
 mod me;
+mod properties;
+mod races;
 mod signup;
+mod throttle;
 mod verify;

@@ -1,0 +1,280 @@
+//! Property tests: whatever a client puts in the token places, the credentials or the body of
+//! any route, the answer is a 2xx or a 4xx problem+json, never a 5xx and never a panic.
+
+use std::sync::LazyLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::{Body, Response};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use tokengate::authorizer::Authorizer;
+use tokengate::handlers;
+use tokengate::profiles::Profiles;
+use tokengate::store::UserStore;
+use tokengate_tests::{ApiRequest, TestApp, body_json, text};
+use tokio::runtime::Runtime;
+
+/// One runtime and one set of tables for every case, with an account and a valid token.
+struct World {
+    runtime: Runtime,
+    app: TestApp,
+    profiles: Profiles,
+    authorizer: Authorizer,
+    token: String,
+}
+
+static WORLD: LazyLock<World> = LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (app, token) = runtime.block_on(async {
+        let app = TestApp::spawn().await;
+        let signup = app.sign_up("fuzz@example.com", "correct horse").await;
+        let token = signup["x-auth-token"].as_str().unwrap().to_owned();
+        (app, token)
+    });
+    let profiles = Profiles::new(
+        UserStore::new(app.client.clone(), &app.config.users_table),
+        app.tokens.clone(),
+    );
+    let authorizer = Authorizer::new(app.tokens.clone(), std::time::Duration::ZERO);
+    World {
+        runtime,
+        app,
+        profiles,
+        authorizer,
+        token,
+    }
+});
+
+/// Every route of the API.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Signup,
+    Login,
+    LoginToken,
+    Verify,
+    Me,
+    Logout,
+    LogoutAll,
+    Password,
+}
+
+const ROUTES: [Route; 8] = [
+    Route::Signup,
+    Route::Login,
+    Route::LoginToken,
+    Route::Verify,
+    Route::Me,
+    Route::Logout,
+    Route::LogoutAll,
+    Route::Password,
+];
+
+impl Route {
+    fn request(self) -> ApiRequest {
+        match self {
+            Self::Signup => ApiRequest::post("/auth/signup"),
+            Self::Login => ApiRequest::post("/auth/login"),
+            Self::LoginToken => ApiRequest::get("/api/login-token"),
+            Self::Verify => ApiRequest::get("/auth/verify"),
+            Self::Me => ApiRequest::get("/api/me"),
+            Self::Logout => ApiRequest::post("/auth/logout"),
+            Self::LogoutAll => ApiRequest::post("/auth/logout-all"),
+            Self::Password => ApiRequest::post("/auth/password"),
+        }
+    }
+
+    async fn call(self, world: &World, request: lambda_http::Request) -> Response<Body> {
+        let (accounts, tokens) = (&world.app.accounts, &world.app.tokens);
+        match self {
+            Self::Signup => handlers::signup(accounts, request).await,
+            Self::Login => handlers::login(accounts, request).await,
+            Self::LoginToken => handlers::login_token(accounts, request).await,
+            Self::Verify => handlers::verify(tokens, request).await,
+            Self::Me => handlers::me(&world.profiles, request).await,
+            Self::Logout => handlers::logout(tokens, request).await,
+            Self::LogoutAll => handlers::logout_all(accounts, request).await,
+            Self::Password => handlers::change_password(accounts, request).await,
+        }
+    }
+}
+
+/// Where a case puts its value.
+#[derive(Debug, Clone)]
+enum Input {
+    Authorization(String),
+    XAuthToken(String),
+    Query(&'static str, String),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Input {
+    fn apply(self, request: ApiRequest) -> ApiRequest {
+        match self {
+            Self::Authorization(value) => request.header("Authorization", &value),
+            Self::XAuthToken(value) => request.header("X-Auth-Token", &value),
+            Self::Query(name, value) => request.query(name, &value),
+            Self::Text(body) => request
+                .header("Content-Type", "application/json")
+                .text(&body),
+            Self::Bytes(body) => request.bytes(&body),
+        }
+    }
+}
+
+/// Strings a client might send: anything, the valid token, and near misses of it.
+fn token_like() -> impl Strategy<Value = String> {
+    let token = WORLD.token.clone();
+    let (t1, t2, t3) = (token.clone(), token.clone(), token.clone());
+    prop_oneof![
+        3 => any::<String>(),
+        1 => "tg1_[A-Za-z0-9_-]{0,120}",
+        1 => Just(token),
+        1 => any::<String>().prop_map(move |tail| format!("{t1}{tail}")),
+        1 => (0..t2.len()).prop_map(move |cut| t2[..cut].to_owned()),
+        1 => (0..t3.len(), any::<u8>()).prop_map(move |(at, byte)| {
+            let mut bytes = t3.clone().into_bytes();
+            bytes[at] = byte;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }),
+    ]
+}
+
+fn authorization() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => token_like().prop_map(|token| format!("Bearer {token}")),
+        1 => any::<Vec<u8>>().prop_map(|raw| format!("Basic {}", STANDARD.encode(raw))),
+        1 => any::<String>().prop_map(|pair| format!("Basic {}", STANDARD.encode(pair))),
+        1 => any::<String>(),
+    ]
+}
+
+fn json_body() -> impl Strategy<Value = String> {
+    let text = prop_oneof![any::<String>(), "[a-z@.]{0,30}"];
+    prop_oneof![
+        2 => any::<String>(),
+        2 => (
+            proptest::option::of(text.clone()),
+            proptest::option::of(text.clone()),
+            proptest::option::of(text),
+            any::<bool>(),
+        )
+            .prop_map(|(a, b, c, numeric)| {
+                let mut body = json!({});
+                for (key, value) in ["email", "password", "current_password"].iter().zip([a, b, c]) {
+                    if let Some(value) = value {
+                        body[*key] = Value::String(value);
+                    }
+                }
+                if numeric {
+                    body["new_password"] = json!(12345678);
+                }
+                body.to_string()
+            }),
+        1 => Just("{\"email\":null,\"password\":[]}".to_owned()),
+    ]
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        authorization().prop_map(Input::Authorization),
+        token_like().prop_map(Input::XAuthToken),
+        token_like().prop_map(|value| Input::Query("x-auth-token", value)),
+        token_like().prop_map(|value| Input::Query("authToken", value)),
+        json_body().prop_map(Input::Text),
+        proptest::collection::vec(any::<u8>(), 0..20_000).prop_map(Input::Bytes),
+    ]
+}
+
+/// A 2xx JSON answer, or a 4xx problem+json whose `status` is the response's.
+fn assert_well_formed(route: Route, response: &Response<Body>) {
+    let status = response.status().as_u16();
+    assert!(
+        status < 500,
+        "{route:?} answered {status}: {}",
+        text(response)
+    );
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "{route:?}");
+        let problem = body_json(response);
+        assert_eq!(problem["status"], status, "{route:?}: {problem}");
+        assert!(problem["detail"].is_string(), "{route:?}: {problem}");
+    } else {
+        assert_eq!(content_type, "application/json", "{route:?}");
+        body_json(response);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_input_on_any_route_is_a_2xx_or_a_4xx_problem(
+        route in proptest::sample::select(ROUTES.to_vec()),
+        inputs in proptest::collection::vec(input(), 1..3),
+    ) {
+        let world = &*WORLD;
+        let request = inputs.into_iter().fold(route.request(), |request, input| input.apply(request));
+        // An event the runtime cannot turn into a request never reaches our code.
+        let Some(request) = request.try_build() else { return Ok(()) };
+        let response = world.runtime.block_on(route.call(world, request));
+        assert_well_formed(route, &response);
+    }
+
+    #[test]
+    fn the_authorizer_answers_any_token_without_failing(
+        authorization in authorization(),
+        header in proptest::option::of(token_like()),
+        query in proptest::option::of(token_like()),
+    ) {
+        let world = &*WORLD;
+        let mut request = ApiRequest::get("/api/me").header("Authorization", &authorization);
+        if let Some(header) = header {
+            request = request.header("X-Auth-Token", &header);
+        }
+        if let Some(query) = query {
+            request = request.query("x-auth-token", &query);
+        }
+        let mut event = request.event().clone();
+        event["type"] = json!("REQUEST");
+        event["routeArn"] = json!("arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/api/me");
+        let answer = world.runtime.block_on(world.authorizer.handle(event));
+        prop_assert!(answer["isAuthorized"].is_boolean(), "{answer}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Basic splits at the first colon: the password may hold colons and any Unicode.
+    #[test]
+    fn passwords_with_colons_and_non_ascii_text_work_through_basic(
+        head in "[^\u{0}-\u{1f}]{0,12}",
+        tail in "[^\u{0}-\u{1f}]{0,12}",
+        user in "[a-z0-9]{12}",
+    ) {
+        let password = format!("{head}:é漢🙂:{tail}");
+        let email = format!("basic-{user}@example.com");
+        let world = &*WORLD;
+        let app = &world.app;
+        let signup = world.runtime.block_on(handlers::signup(
+            &app.accounts,
+            ApiRequest::post("/auth/signup").json(&json!({"email": email, "password": password})).build(),
+        ));
+        prop_assert_eq!(signup.status(), 201, "{}", text(&signup));
+        let response = world.runtime.block_on(handlers::login_token(
+            &app.accounts,
+            ApiRequest::get("/api/login-token").basic(&email, &password).build(),
+        ));
+        prop_assert_eq!(response.status(), 200, "{}", text(&response));
+        prop_assert_eq!(
+            &body_json(&response)["data"][0]["token"],
+            &body_json(&signup)["x-auth-token"]
+        );
+    }
+}
