@@ -121,11 +121,15 @@ impl Accounts {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, credentials: &Credentials) -> Result<StoredAccount, ApiError> {
         let account = self.users.find_by_email(&credentials.email).await?;
-        self.check_password(account, &credentials.password).await
+        self.check_password(credentials.email.as_str(), account, &credentials.password)
+            .await
     }
 
+    /// Checks `password` against `email`'s `account`; an unknown or locked account costs the
+    /// same argon2 run and store write as a wrong password, without touching the real hash.
     async fn check_password(
         &self,
+        email: &str,
         account: Option<StoredAccount>,
         password: &Password,
     ) -> Result<StoredAccount, ApiError> {
@@ -134,6 +138,7 @@ impl Accounts {
             account.filter(|account| !self.throttle.is_locked(&account.failures, now))
         else {
             self.hasher.verify(None, password).await?;
+            self.users.record_nothing(email).await?;
             tracing::info!("login refused: wrong credentials or locked account");
             return Err(ApiError::WrongCredentials);
         };
@@ -312,7 +317,8 @@ impl Accounts {
         new: &Password,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let (account, client_id) = self.account_of(presented).await?;
-        let mut account = self.check_password(Some(account), current).await?;
+        let email = account.profile.email.clone();
+        let mut account = self.check_password(&email, Some(account), current).await?;
         let new_hash = self.hasher.hash(new).await?;
         account.generation = match self
             .users

@@ -291,6 +291,32 @@ impl UserStore {
         Ok(())
     }
 
+    /// An update shaped like [`Self::record_failures`] whose condition never holds, so it
+    /// changes nothing: an unknown or locked account then costs the same round trip as a wrong
+    /// password, and answers no faster.
+    pub async fn record_nothing(&self, email: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(email_key(email)))
+            .update_expression("SET failures = :count")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(pk)")
+            .expression_attribute_values(":count", n(0))
+            .send()
+            .await;
+        match result {
+            Err(error)
+                if !error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::unavailable(error))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
