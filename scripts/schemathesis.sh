@@ -15,7 +15,7 @@ cd "$ROOT"
 SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
 # Test cases per operation and phase.
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-40}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-100}
 WORK="$ROOT/target/schemathesis"
 
 trap stop_children EXIT
@@ -109,25 +109,43 @@ path = "/auth/login"
 method = "post"
 payload = { email = "${SEED_EMAIL}", password = "${SEED_PASSWORD}" }
 extract_selector = "/x-auth-token"
+
+[auth.dynamic.openapi.authTokenQuery]
+path = "/auth/login"
+method = "post"
+payload = { email = "${SEED_EMAIL}", password = "${SEED_PASSWORD}" }
+extract_selector = "/x-auth-token"
+
+[warnings]
+fail-on = true
 EOF
 
 # Failures that are not the API's, dropped by a `filter_failure` hook; each kind is counted
-# and printed at the end (Schemathesis prints the total as "Filtered"):
-#  1. Responses that `cargo lambda watch` made itself instead of running a function (anything
-#     a function answers carries Cache-Control: no-store; these do not):
+# and printed at the end (Schemathesis prints the total as "Filtered"). Every other failure, and
+# every warning, fails the run.
+#  1. Responses that the router in front of the functions made itself, no function having run
+#     (anything a function answers carries Cache-Control: no-store; these do not):
 #     - a non-empty body that is not UTF-8, sent as text (no Content-Type, text/* or
-#       application/json*): the emulator cannot put it in the Lambda event and answers
-#       500 {"type":"https://httpstatuses.com/500",...} as text/plain without calling anything;
-#     - a method the router does not declare for a path: the emulator answers
-#       404 {"title":"Default function disabled",...} where Schemathesis expects 405.
+#       application/json*): `cargo lambda watch` cannot put it in the Lambda event and answers
+#       500 {"type":"https://httpstatuses.com/500",...} as text/plain without calling anything.
+#       The same bytes sent as application/octet-stream reach the function, which answers 400.
+#     - a method the router does not declare for a path: the router answers 404 where
+#       Schemathesis expects 405 (`cargo lambda watch` here, API Gateway deployed; openapi.yaml
+#       says so). No function runs, so no function can answer 405.
 #  2. Negative bodies the server accepts as openapi.yaml documents in prose where JSON Schema
 #     cannot say it: emails and names are trimmed (emails also lower-cased) before they are
 #     checked, and passwords are bounded in UTF-8 bytes (8 to 1024) while `minLength` counts
 #     characters. Dropped only when nothing but the body was generated invalid and the body,
 #     normalized as documented, validates against the operation's schema in openapi.yaml.
 #  3. POST /auth/login with an invalid body and Basic credentials: documented, the Basic header
-#     wins and the body is not read.
+#     wins and the body is not read (JSON Schema cannot make a body depend on a header).
 #  4. A positive case refused only because a generated password is over 1024 bytes.
+#
+# A `before_call` hook gives every positive POST /auth/password case the seed account's real
+# password as both the current and the new one, so a valid request succeeds (200, a fresh token,
+# every other token revoked; the token schemes then log in again) and the account stays usable.
+# (A wrong current password is a 401 that re-logging in cannot cure, after which Schemathesis
+# stops re-authenticating that operation for the run; the Rust tests cover that 401.)
 cat > "$WORK/tokengate_schemathesis_hooks.py" <<'EOF'
 import copy
 import json
@@ -261,6 +279,23 @@ def _reason_to_drop(failure, case, response):
 
 
 @schemathesis.hook
+def before_call(context, case, **kwargs):
+    if case.operation.label != "POST /auth/password" or not isinstance(case.body, dict):
+        return
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    seed = os.environ["SEED_PASSWORD"]
+    case.body = {**case.body, "current_password": seed, "new_password": seed}
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    mode = "positive" if case.meta is not None and case.meta.generation.mode.is_positive else "negative"
+    with open(os.environ["TOKENGATE_RESPONSES_LOG"], "a", encoding="utf-8") as log:
+        log.write(f"{case.operation.label}\t{mode}\t{response.status_code}\n")
+
+
+@schemathesis.hook
 def filter_failure(context, failure, case, response):
     reason = _reason_to_drop(failure, case, response)
     if reason is None:
@@ -275,6 +310,7 @@ cd "$WORK"
 status=0
 PYTHONPATH="$WORK" SCHEMATHESIS_HOOKS=tokengate_schemathesis_hooks \
   TOKENGATE_OPENAPI="$ROOT/openapi.yaml" TOKENGATE_DROPPED_LOG="$WORK/dropped.tsv" \
+  TOKENGATE_RESPONSES_LOG="$WORK/responses.tsv" \
   "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" \
   run "$ROOT/openapi.yaml" --url "$api" \
   --checks all \
@@ -284,6 +320,10 @@ PYTHONPATH="$WORK" SCHEMATHESIS_HOOKS=tokengate_schemathesis_hooks \
   --generation-database none \
   --report junit --report-junit-path "$WORK/junit.xml" \
   "$@" || status=$?
+if [ -s "$WORK/responses.tsv" ]; then
+  log "responses by operation, generation mode and status (target/schemathesis/responses.tsv):"
+  sort "$WORK/responses.tsv" | uniq -c | awk '{ printf "  %5d  %-22s %-9s %s\n", $1, $2 " " $3, $4, $5 }' >&2
+fi
 if [ -s "$WORK/dropped.tsv" ]; then
   log "failures dropped as not the API's (target/schemathesis/dropped.tsv), by test cases:"
   sort -u "$WORK/dropped.tsv" | cut -f2,3 | sort | uniq -c | sort -rn >&2

@@ -88,6 +88,11 @@ pub struct Credentials {
 impl Credentials {
     /// Parses an `Authorization: Basic` value: base64 of UTF-8 `email:password`, split at the
     /// first colon so that a password may contain colons. `Ok(None)` when the scheme is not Basic.
+    ///
+    /// A value that is not Basic syntax (not base64, not UTF-8, no colon) is a bad request. A
+    /// well-formed one whose user-id is not an email address, or whose password is not 8 to 1024
+    /// bytes, names credentials no account can have: [`ApiError::WrongCredentials`], as RFC 7617
+    /// lets the user-id be any text and leaves judging it to the server.
     pub fn from_basic_header(value: &[u8]) -> Result<Option<Self>, ApiError> {
         let value = std::str::from_utf8(value)
             .map_err(|_| ApiError::BadRequest("Authorization header is not valid text.".into()))?
@@ -107,9 +112,10 @@ impl Credentials {
         let (email, password) = decoded
             .split_once(':')
             .ok_or_else(|| malformed("must be email:password"))?;
+        let wrong = |_| ApiError::WrongCredentials;
         Ok(Some(Self {
-            email: Email::parse(email)?,
-            password: Password::parse(password.to_owned())?,
+            email: Email::parse(email).map_err(wrong)?,
+            password: Password::parse(password.to_owned()).map_err(wrong)?,
         }))
     }
 }
@@ -318,6 +324,28 @@ mod tests {
                 "{header:?}"
             );
         }
+    }
+
+    #[test]
+    fn well_formed_basic_credentials_no_account_can_have_are_wrong_credentials() {
+        for raw in [
+            "not-an-email:correct horse",
+            "a@b.co:short",
+            ":correct horse",
+        ] {
+            assert!(
+                matches!(
+                    Credentials::from_basic_header(&basic(raw)),
+                    Err(ApiError::WrongCredentials)
+                ),
+                "{raw:?}"
+            );
+        }
+        let long = format!("a@b.co:{}", "x".repeat(1025));
+        assert!(matches!(
+            Credentials::from_basic_header(&basic(&long)),
+            Err(ApiError::WrongCredentials)
+        ));
     }
 
     #[test]
