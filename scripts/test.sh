@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: lint, then every test against a DynamoDB Local of its own, with the API running
-# under `cargo lambda watch` for the end-to-end tests. Stops everything it started.
+# under `cargo lambda watch` for the end-to-end tests; then Schemathesis against the API
+# (scripts/schemathesis.sh) and the README's examples against `make run`
+# (scripts/readme-check.sh), each over a stack of its own. Stops at the first failure; stops
+# everything it started.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
@@ -33,3 +36,12 @@ export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
 log "running the tests"
 cargo test --workspace --no-fail-fast "$@"
+stop_children
+
+log "Schemathesis against the API (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh
+
+log "README.md's examples against make run (scripts/readme-check.sh)"
+bash scripts/readme-check.sh
+
+log "all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

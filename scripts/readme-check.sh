@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The README check, part of `make test`: starts `make run` on free ports (through API_PORT and
+# DYNAMODB_PORT, as the README tells a reader), then runs every `sh`, `js` and `python` block of
+# README.md against it in order with scripts/readme_check.py, which says what is run and what is
+# not. Fails on a block that exits non-zero or a `curl` with an unexpected status. Stops
+# everything it started. Logs and the block files go to target/readme-check/.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+trap stop_children EXIT
+trap 'exit 130' INT TERM
+
+REQUESTS_VERSION=2.34.2
+README_VENV="$TOOLS/readme-venv"
+WORK="$ROOT/target/readme-check"
+
+# Installs `requests` (PyPI), which the README's Python example uses, into .tools/readme-venv.
+install_requests() {
+  if [ "$(cat "$README_VENV/.requests-version" 2>/dev/null)" != "$REQUESTS_VERSION" ]; then
+    log "installing requests $REQUESTS_VERSION into .tools/readme-venv"
+    python3 -m venv "$README_VENV"
+    "$README_VENV/bin/pip" install --quiet --disable-pip-version-check "requests==$REQUESTS_VERSION"
+    echo "$REQUESTS_VERSION" > "$README_VENV/.requests-version"
+  fi
+}
+
+install_tools
+install_requests
+command -v node > /dev/null || { log "node is needed for the README's JavaScript example"; exit 1; }
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+api_port=$(free_port)
+dynamodb_port=$(free_port)
+while [ "$dynamodb_port" = "$api_port" ]; do dynamodb_port=$(free_port); done
+log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port (log: target/readme-check/make-run.log)"
+API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port setsid make --no-print-directory run \
+  > "$WORK/make-run.log" 2>&1 &
+CHILD_PIDS+=($!)
+if ! wait_for_port "$api_port" 300; then
+  tail -n 20 "$WORK/make-run.log" >&2
+  exit 1
+fi
+
+log "running README.md's examples against http://127.0.0.1:$api_port"
+status=0
+python3 scripts/readme_check.py --readme README.md --api "http://127.0.0.1:$api_port" \
+  --python "$README_VENV/bin/python" --work "$WORK" || status=$?
+if [ "$status" != 0 ]; then
+  log "make run's log (the end of target/readme-check/make-run.log):"
+  tail -n 30 "$WORK/make-run.log" >&2
+fi
+exit "$status"
