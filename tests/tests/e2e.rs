@@ -142,6 +142,63 @@ async fn the_protected_route_answers_the_caller_over_http() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+#[tokio::test]
+async fn password_change_logout_and_logout_all_over_http() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let signup = sign_up(&http, &base).await;
+    let email = signup["userObj"]["email"].as_str().unwrap();
+    let first = signup["x-auth-token"].as_str().unwrap();
+    let valid = |token: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            json_of(
+                http.get(format!("{base}/auth/verify"))
+                    .query(&[("authToken", token)]),
+            )
+            .await["valid"]
+                == true
+        }
+    };
+
+    let changed = http
+        .post(format!("{base}/auth/password"))
+        .header("X-Auth-Token", first)
+        .json(&json!({"current_password": "correct horse", "new_password": "battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let second: Value = changed.json().await.unwrap();
+    let second = second["x-auth-token"].as_str().unwrap().to_owned();
+    assert!(!valid(first.to_owned()).await);
+    assert!(valid(second.clone()).await);
+
+    let logout = http
+        .post(format!("{base}/auth/logout"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    assert!(!valid(second).await);
+
+    let third = json_of(
+        http.get(format!("{base}/api/login-token"))
+            .basic_auth(email, Some("battery staple")),
+    )
+    .await["data"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let everywhere = json_of(
+        http.post(format!("{base}/auth/logout-all"))
+            .bearer_auth(&third),
+    )
+    .await;
+    assert_eq!(everywhere, json!({"success": true, "revoked": 1}));
+    assert!(!valid(third).await);
+}
+
 /// Invokes the authorizer under `cargo lambda watch` with `cargo lambda invoke`.
 fn invoke_authorizer(event: &Value) -> Value {
     let port = api_url().rsplit(':').next().unwrap().to_owned();
