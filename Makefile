@@ -13,3 +13,8 @@ test:
 .PHONY: build
 build:
 	@bash scripts/sam.sh build
+
+# `make bench`: every figure against a baseline measured in the same run; writes bench/results.md.
+.PHONY: bench
+bench:
+	@bash scripts/bench.sh

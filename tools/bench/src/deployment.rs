@@ -1,0 +1,122 @@
+//! The bench's deployment: its own tables in DynamoDB Local, the configuration every function
+//! process is given, and one account with a valid token.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use tokengate::clock::SystemClock;
+use tokengate::config::Config;
+use tokengate::credentials::{SignupForm, login_credentials_from_json};
+use tokengate::ids::UserId;
+use tokengate::tokens::TokenClaims;
+use tokengate::{Accounts, Tokens, store};
+
+/// The password of every bench account.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The tables, the configuration and the seeded account the figures are measured on.
+pub struct Deployment {
+    /// The environment each function process is started with (besides the AWS variables it
+    /// inherits): the same the in-process figures are built from.
+    pub env: Vec<(String, String)>,
+    /// The configuration read from [`Self::env`], as a function's cold start reads it.
+    pub config: Config,
+    /// One DynamoDB client, built as the functions build theirs.
+    pub client: Client,
+    /// The account use-cases, as signup and login build them.
+    pub accounts: Accounts,
+    /// The token use-cases, as verify builds them.
+    pub tokens: Tokens,
+    /// The seeded account's email.
+    pub email: String,
+    /// A valid token of the seeded account.
+    pub token: String,
+    /// What that token says.
+    pub claims: TokenClaims,
+}
+
+impl Deployment {
+    /// Creates fresh tables and one account with a token; DynamoDB Local must be reachable
+    /// through `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub async fn create() -> Result<Self, String> {
+        let run = tokengate::ids::TokenId::generate()
+            .to_string()
+            .replace(['-', '_'], "x");
+        let key = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            tokengate::ids::random_bytes::<32>(),
+        );
+        let env = vec![
+            ("USERS_TABLE".to_owned(), format!("bench-users-{run}")),
+            ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
+            ("TOKEN_SIGNING_KEY".to_owned(), key),
+            ("RUST_LOG".to_owned(), "warn".to_owned()),
+        ];
+        let config = Config::from_lookup(|name| {
+            env.iter()
+                .find(|(variable, _)| variable == name)
+                .map(|(_, value)| value.clone())
+        })
+        .map_err(|error| error.to_string())?;
+        let client = store::connect(config.store_timeout).await;
+        store::create_tables(&client, &config.users_table, &config.tokens_table)
+            .await
+            .map_err(|error| format!("creating the tables: {error}"))?;
+        let accounts = Accounts::from_config(&config, client.clone(), Arc::new(SystemClock))
+            .map_err(|error| error.to_string())?;
+        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(SystemClock));
+        let email = format!("bench-{run}@example.com").to_ascii_lowercase();
+        let (user, token) = signup(&accounts, &email).await?;
+        let claims = config
+            .signing_key
+            .authenticate(&token)
+            .filter(|claims| claims.user == user)
+            .ok_or("the issued token does not authenticate")?;
+        Ok(Self {
+            env,
+            config,
+            client,
+            accounts,
+            tokens,
+            email,
+            token,
+            claims,
+        })
+    }
+
+    /// A fresh token of the account `email` from a login (one argon2id verify), for calls that
+    /// consume one (logout, logout-all).
+    pub async fn login(&self, email: &str) -> Result<String, String> {
+        let body = serde_json::json!({ "email": email, "password": PASSWORD });
+        let credentials = login_credentials_from_json(body.to_string().as_bytes())
+            .map_err(|error| format!("login body: {error:?}"))?;
+        let (_, issued) = self
+            .accounts
+            .login(&credentials, "bench")
+            .await
+            .map_err(|error| format!("logging in {email}: {error:?}"))?;
+        Ok(issued.token.expose().to_owned())
+    }
+
+    /// Another account, for calls that revoke all of an account's tokens (logout-all, password
+    /// change); returns its email and a valid token.
+    pub async fn extra_account(&self, label: &str) -> Result<(String, String), String> {
+        let email = format!("{label}-{}", self.email);
+        let (_, token) = signup(&self.accounts, &email).await?;
+        Ok((email, token))
+    }
+}
+
+/// Creates the account `email` with [`PASSWORD`]; returns its id and its first token.
+async fn signup(accounts: &Accounts, email: &str) -> Result<(UserId, String), String> {
+    let form = serde_json::json!({
+        "email": email, "password": PASSWORD, "firstname": "Bench", "lastname": "Mark"
+    });
+    let form = SignupForm::from_json(form.to_string().as_bytes())
+        .map_err(|error| format!("signup form: {error:?}"))?;
+    let (profile, issued) = accounts
+        .signup(form, "default")
+        .await
+        .map_err(|error| format!("creating the account {email}: {error:?}"))?;
+    Ok((profile.id, issued.token.expose().to_owned()))
+}

@@ -1,0 +1,177 @@
+//! What each function is sent: a first invocation that needs no credentials (cold start), and a
+//! run of real requests on its main path (peak memory while serving).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::deployment::{Deployment, PASSWORD};
+use crate::events::{authorizer_request, http_request};
+use crate::functions::RuntimeEmulator;
+
+/// Every function of the stack, the token-only ones first.
+pub const FUNCTIONS: [&str; 9] = [
+    "verify",
+    "authorizer",
+    "me",
+    "logout",
+    "logout-all",
+    "signup",
+    "login",
+    "login-token",
+    "password",
+];
+
+/// Whether `function` hashes or verifies passwords (argon2id) on its main path.
+pub fn hashes_passwords(function: &str) -> bool {
+    matches!(function, "signup" | "login" | "login-token" | "password")
+}
+
+/// Whether each request to `function` costs an argon2id evaluation, in the function or in the
+/// login that gets it a token to consume (logout, logout-all): those get fewer requests.
+pub fn costs_a_hash(function: &str) -> bool {
+    hashes_passwords(function) || matches!(function, "logout" | "logout-all")
+}
+
+fn route(function: &str) -> (&'static str, &'static str) {
+    match function {
+        "signup" => ("POST", "/auth/signup"),
+        "login" => ("POST", "/auth/login"),
+        "login-token" => ("GET", "/api/login-token"),
+        "me" => ("GET", "/api/me"),
+        "logout" => ("POST", "/auth/logout"),
+        "logout-all" => ("POST", "/auth/logout-all"),
+        "password" => ("POST", "/auth/password"),
+        _ => ("GET", "/auth/verify"),
+    }
+}
+
+/// A request to `function` with no credentials and no body: answered at once with a 4xx (a
+/// deny for the authorizer), without DynamoDB or argon2.
+pub fn without_credentials(function: &str) -> Value {
+    if function == "authorizer" {
+        return authorizer_request(None);
+    }
+    let (method, path) = route(function);
+    http_request(method, path, &[], None)
+}
+
+/// Whether `answer` is the refusal [`without_credentials`] asks for.
+pub fn is_refusal(answer: &Value) -> bool {
+    answer.get("isAuthorized") == Some(&Value::Bool(false))
+        || answer["statusCode"]
+            .as_u64()
+            .is_some_and(|status| (400..500).contains(&status))
+}
+
+/// `function`'s request with the bearer `token`: verify, me and the authorizer read it.
+pub fn with_token(function: &str, token: &str) -> Value {
+    let bearer = format!("Bearer {token}");
+    if function == "authorizer" {
+        return authorizer_request(Some(&bearer));
+    }
+    let (method, path) = route(function);
+    http_request(method, path, &[("Authorization", &bearer)], None)
+}
+
+/// Whether `answer` lets a valid token through (HTTP 200, or an authorizer allow).
+pub fn is_success(answer: &Value) -> bool {
+    answer.get("isAuthorized") == Some(&Value::Bool(true))
+        || answer["statusCode"]
+            .as_u64()
+            .is_some_and(|status| (200..300).contains(&status))
+}
+
+fn body_of(answer: &Value) -> Value {
+    answer["body"]
+        .as_str()
+        .and_then(|body| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null)
+}
+
+async fn expect_success(
+    emulator: &RuntimeEmulator,
+    function: &str,
+    event: &Value,
+) -> Result<Value, String> {
+    let answer = emulator.invoke(function, event).await?;
+    if is_success(&answer) {
+        Ok(answer)
+    } else {
+        Err(format!("{function} refused a valid request: {answer}"))
+    }
+}
+
+/// Sends `function` (started against `emulator`) `invocations` real requests on its main path.
+pub async fn serve(
+    function: &str,
+    emulator: &RuntimeEmulator,
+    deployment: &Deployment,
+    invocations: usize,
+) -> Result<(), String> {
+    let (method, path) = route(function);
+    let login_body = json!({ "email": deployment.email, "password": PASSWORD });
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{PASSWORD}", deployment.email))
+    );
+    match function {
+        "signup" => {
+            for n in 0..invocations {
+                let email = format!("signup-{n}-{}", deployment.email);
+                let body = json!({ "email": email, "password": PASSWORD, "firstname": "Bench" });
+                let event = http_request(method, path, &[], Some(&body));
+                expect_success(emulator, function, &event).await?;
+            }
+        }
+        "login" => {
+            let event = http_request(method, path, &[], Some(&login_body));
+            for _ in 0..invocations {
+                expect_success(emulator, function, &event).await?;
+            }
+        }
+        "login-token" => {
+            let event = http_request(method, path, &[("Authorization", &basic)], None);
+            for _ in 0..invocations {
+                expect_success(emulator, function, &event).await?;
+            }
+        }
+        "logout" => {
+            for _ in 0..invocations {
+                let token = deployment.login(&deployment.email).await?;
+                expect_success(emulator, function, &with_token(function, &token)).await?;
+            }
+        }
+        "logout-all" => {
+            let (email, _) = deployment.extra_account("logout-all").await?;
+            for _ in 0..invocations {
+                let token = deployment.login(&email).await?;
+                expect_success(emulator, function, &with_token(function, &token)).await?;
+            }
+        }
+        "password" => {
+            let (_, mut token) = deployment.extra_account("password").await?;
+            let passwords = [PASSWORD, "another horse battery staple"];
+            for n in 0..invocations {
+                let body = json!({
+                    "current_password": passwords[n % 2],
+                    "new_password": passwords[(n + 1) % 2],
+                });
+                let bearer = format!("Bearer {token}");
+                let event = http_request(method, path, &[("Authorization", &bearer)], Some(&body));
+                let answer = expect_success(emulator, function, &event).await?;
+                token = body_of(&answer)["x-auth-token"]
+                    .as_str()
+                    .ok_or("the password change answered no token")?
+                    .to_owned();
+            }
+        }
+        _ => {
+            let event = with_token(function, &deployment.token);
+            for _ in 0..invocations {
+                expect_success(emulator, function, &event).await?;
+            }
+        }
+    }
+    Ok(())
+}
