@@ -5,6 +5,7 @@ Fenced blocks, by their info string:
   sh                  run with bash; every `curl` in it must answer 2xx
   sh status=NNN       run with bash; every `curl` in it must answer NNN
   sh no-exec          not run; each command must be one of NOT_EXECUTED below, which says why
+                      (a `make` target among them is dry-run with `make -n`, so it must exist)
   js                  run with node as an ES module (Node's built-in fetch)
   python              run with the Python given by --python (which has `requests`)
   json, text, mermaid shown, not commands
@@ -205,6 +206,15 @@ def main():
         if count == 0:
             fail(f"README.md has no `{language}` block to run")
     skipped = sorted({c for b in blocks if "no-exec" in b.attributes for c in commands(b.text)})
+    # A make target that is not run must at least exist: `make -n` prints its recipe.
+    for command in skipped:
+        if command.startswith("make "):
+            target = command.split()[1]
+            result = subprocess.run(
+                ["make", "--no-print-directory", "-n", target], capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                fail(f"`{command}`: `make -n {target}` failed: {result.stderr.strip()}")
     print(
         f"\nREADME check: ran {ran['sh']} sh, {ran['js']} js and {ran['python']} python blocks "
         f"against {args.api}; not executed here:",

@@ -249,3 +249,100 @@ fn each_route_runs_the_same_function_locally_and_deployed() {
         "a route is served by different functions locally and deployed:\n{drift}"
     );
 }
+
+/// Follows a local `$ref` (`#/components/...`) until it reaches a value that is not one.
+fn resolve<'a>(spec: &'a Yaml, mut value: &'a Yaml) -> &'a Yaml {
+    while let Some(reference) = value.get("$ref").and_then(Yaml::as_str) {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("openapi.yaml: only local references, not {reference}"));
+        value = pointer
+            .split('/')
+            .skip(1)
+            .try_fold(spec, |node, key| node.get(key))
+            .unwrap_or_else(|| panic!("openapi.yaml: {reference} resolves to nothing"));
+    }
+    value
+}
+
+#[test]
+fn every_operation_documents_its_problem_statuses() {
+    let spec = yaml("openapi.yaml");
+    let global_security = spec.get("security");
+    let paths = spec
+        .get("paths")
+        .and_then(Yaml::as_mapping)
+        .expect("openapi.yaml: no `paths` mapping");
+    let mut gaps = String::new();
+    for (path, item) in paths {
+        let path = path.as_str().unwrap_or("?");
+        for (method, operation) in item.as_mapping().into_iter().flatten() {
+            let Some(method) = method.as_str().filter(|m| OPENAPI_METHODS.contains(m)) else {
+                continue;
+            };
+            let label = format!("{} {path}", method.to_ascii_uppercase());
+            let responses = operation
+                .get("responses")
+                .and_then(Yaml::as_mapping)
+                .unwrap_or_else(|| panic!("openapi.yaml: {label} has no responses"));
+            let response = |status: &str| {
+                responses
+                    .iter()
+                    .find(|(key, _)| key.as_str() == Some(status))
+                    .map(|(_, value)| resolve(&spec, value))
+            };
+            let secured = operation
+                .get("security")
+                .or(global_security)
+                .and_then(Yaml::as_sequence)
+                .is_some_and(|requirements| !requirements.is_empty());
+            let has_body = operation.get("requestBody").is_some();
+            let mut required = vec!["500", "503"];
+            if secured {
+                required.push("401");
+            }
+            if has_body {
+                required.extend(["400", "413"]);
+            }
+            for status in required {
+                if response(status).is_none() {
+                    writeln!(gaps, "  {label}: no {status} response").unwrap();
+                }
+            }
+            for (status, header) in [
+                ("401", "WWW-Authenticate"),
+                ("403", "WWW-Authenticate"),
+                ("503", "Retry-After"),
+            ] {
+                let documented = response(status)
+                    .and_then(|r| r.get("headers"))
+                    .and_then(|headers| headers.get(header))
+                    .is_some();
+                if response(status).is_some() && !documented {
+                    writeln!(gaps, "  {label}: its {status} does not document {header}").unwrap();
+                }
+            }
+            for (status, response) in responses {
+                let status = status.as_str().unwrap_or("?");
+                if !status.starts_with(['4', '5']) {
+                    continue;
+                }
+                let problem = resolve(&spec, response)
+                    .get("content")
+                    .and_then(|content| content.get("application/problem+json"))
+                    .is_some();
+                if !problem {
+                    writeln!(
+                        gaps,
+                        "  {label}: its {status} is not application/problem+json"
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+    assert!(
+        gaps.is_empty(),
+        "openapi.yaml leaves problem statuses undocumented:\n{gaps}"
+    );
+}
