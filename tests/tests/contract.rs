@@ -346,3 +346,69 @@ fn every_operation_documents_its_problem_statuses() {
         "openapi.yaml leaves problem statuses undocumented:\n{gaps}"
     );
 }
+
+/// The README's table rows: first cell (without backticks) -> second cell.
+fn readme_rows() -> BTreeMap<String, String> {
+    read("README.md")
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.strip_prefix('|')?.split('|').map(str::trim);
+            let name = cells.next()?.trim_matches('`').to_owned();
+            let default = cells.next()?.trim_matches('`').to_owned();
+            Some((name, default))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_documents_every_template_parameter_with_its_default() {
+    let template = yaml("template.yaml");
+    let parameters = template
+        .get("Parameters")
+        .and_then(Yaml::as_mapping)
+        .expect("template.yaml: no `Parameters`");
+    let rows = readme_rows();
+    let mut missing = String::new();
+    for (name, parameter) in parameters {
+        let name = name.as_str().expect("a parameter name");
+        let default = match parameter.get("Default") {
+            Some(Yaml::String(text)) => text.clone(),
+            Some(Yaml::Number(number)) => number.to_string(),
+            other => panic!("template.yaml: {name} has no plain default: {other:?}"),
+        };
+        if rows.get(name) != Some(&default) {
+            writeln!(missing, "  {name} (default {default})").unwrap();
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README.md's parameter table lacks, or has another default for:\n{missing}"
+    );
+}
+
+#[test]
+fn the_readme_documents_every_environment_variable_the_functions_read() {
+    let source = read("shared/src/config.rs");
+    let code = source.split("#[cfg(test)]").next().unwrap();
+    let rows = readme_rows();
+    let names: BTreeSet<&str> = code
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|text| {
+            text.len() > 3
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .collect();
+    assert!(names.contains("USERS_TABLE") && names.contains("LOGIN_LOCK_SECONDS"));
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|name| !rows.contains_key(**name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's configuration table lacks {missing:?}"
+    );
+}
