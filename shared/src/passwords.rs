@@ -1,13 +1,11 @@
 //! Password hashing with argon2id, off the async threads, with equal work for unknown accounts.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
-};
+use argon2::password_hash::{Output, ParamsString, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 
 use crate::credentials::Password;
 
@@ -48,8 +46,76 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: HashParams,
     dummy_hash: Arc<str>,
+    memory: Arc<Mutex<Vec<Block>>>,
     evaluations: Arc<AtomicU64>,
     dummy_evaluations: Arc<AtomicU64>,
+}
+
+/// Length of the argon2 output in the PHC strings this crate writes.
+const OUTPUT_LEN: usize = Params::DEFAULT_OUTPUT_LEN;
+
+/// The raw argon2 output of `password` under `salt` with `argon2`, written into `out`.
+///
+/// The working memory (m KiB) is kept in `memory` between evaluations instead of allocated per
+/// call: with glibc, a fresh 19 MiB allocation per evaluation left holes that grew the heap by
+/// that much per login, to hundreds of MiB. A concurrent evaluation, which Lambda never runs
+/// (one request at a time per instance), gets memory of its own.
+fn evaluate(
+    argon2: &Argon2<'_>,
+    memory: &Mutex<Vec<Block>>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    let blocks = argon2.params().block_count();
+    match memory.try_lock() {
+        Ok(mut kept) => {
+            if kept.len() < blocks {
+                kept.resize(blocks, Block::new());
+            }
+            argon2.hash_password_into_with_memory(password, salt, out, &mut kept[..blocks])
+        }
+        Err(_) => argon2.hash_password_into(password, salt, out),
+    }
+}
+
+/// The argon2id PHC string for `output` computed with `params` under `salt`.
+fn phc_string(params: &Params, salt: &SaltString, output: &[u8]) -> Result<String, HashError> {
+    let error = |error: argon2::password_hash::Error| HashError::Params(error.to_string());
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(error)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(output).map_err(error)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored`, recomputed with the algorithm, version
+/// and parameters `stored` names; the outputs are compared in constant time.
+fn matches(memory: &Mutex<Vec<Block>>, stored: &str, password: &[u8]) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        tracing::error!("stored password hash is not a PHC string");
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::try_from(hash.algorithm);
+    let version = hash.version.map(Version::try_from).transpose();
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let mut output = vec![0u8; expected.len()];
+    evaluate(&argon2, memory, password, salt, &mut output).is_ok()
+        && Output::new(&output).is_ok_and(|computed| computed == expected)
 }
 
 impl PasswordHasher {
@@ -64,16 +130,19 @@ impl PasswordHasher {
             None,
         )
         .map_err(|error| HashError::Params(error.to_string()))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy_password = crate::ids::random_bytes::<32>();
-        let dummy_hash = argon2
-            .hash_password(&dummy_password, &SaltString::generate(&mut OsRng))
-            .map_err(|error| HashError::Params(error.to_string()))?
-            .to_string();
+        // The dummy hash needs the configured cost, not a real password: a random output under
+        // a random salt costs a full evaluation to check and matches nothing, without the
+        // evaluation at every cold start that hashing a random password took.
+        let dummy_hash = phc_string(
+            &params,
+            &SaltString::generate(&mut OsRng),
+            &crate::ids::random_bytes::<OUTPUT_LEN>(),
+        )?;
         Ok(Self {
-            argon2,
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             params: configured,
             dummy_hash: dummy_hash.into(),
+            memory: Arc::default(),
             evaluations: Arc::default(),
             dummy_evaluations: Arc::default(),
         })
@@ -106,13 +175,19 @@ impl PasswordHasher {
 
     /// The PHC string of `password` under a fresh random salt.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
-        let (argon2, password) = (self.argon2.clone(), password.clone());
+        let (argon2, memory, password) =
+            (self.argon2.clone(), self.memory.clone(), password.clone());
         self.evaluations.fetch_add(1, Ordering::SeqCst);
         tokio::task::spawn_blocking(move || {
-            argon2
-                .hash_password(password.expose(), &SaltString::generate(&mut OsRng))
-                .map(|hash| hash.to_string())
-                .map_err(|error| HashError::Params(error.to_string()))
+            let salt = SaltString::generate(&mut OsRng);
+            let mut salt_bytes = [0u8; 64];
+            let salt_bytes = salt
+                .decode_b64(&mut salt_bytes)
+                .map_err(|error| HashError::Params(error.to_string()))?;
+            let mut output = [0u8; OUTPUT_LEN];
+            evaluate(&argon2, &memory, password.expose(), salt_bytes, &mut output)
+                .map_err(|error| HashError::Params(error.to_string()))?;
+            phc_string(argon2.params(), &salt, &output)
         })
         .await
         .map_err(|_| HashError::Task)?
@@ -130,17 +205,12 @@ impl PasswordHasher {
             self.dummy_evaluations.fetch_add(1, Ordering::SeqCst);
         }
         let phc: Arc<str> = stored.map_or_else(|| self.dummy_hash.clone(), Arc::from);
-        let (argon2, password) = (self.argon2.clone(), password.clone());
+        let (memory, password) = (self.memory.clone(), password.clone());
         self.evaluations.fetch_add(1, Ordering::SeqCst);
-        let matched = tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
-            Ok(hash) => argon2.verify_password(password.expose(), &hash).is_ok(),
-            Err(_) => {
-                tracing::error!("stored password hash is not a PHC string");
-                false
-            }
-        })
-        .await
-        .map_err(|_| HashError::Task)?;
+        let matched =
+            tokio::task::spawn_blocking(move || matches(&memory, &phc, password.expose()))
+                .await
+                .map_err(|_| HashError::Task)?;
         Ok(known && matched)
     }
 }
@@ -217,6 +287,59 @@ mod tests {
         assert!(!strong.needs_upgrade(&strong_hash));
         assert!(!weak.needs_upgrade(&strong_hash), "never downgrade");
         assert!(!weak.needs_upgrade("not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(HashParams::OWASP_MINIMUM).unwrap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19_456, 2, 1, None).unwrap(),
+        );
+        let ours = hasher.hash(&password("same either way")).await.unwrap();
+        assert!(
+            reference
+                .verify_password(b"same either way", &PasswordHash::new(&ours).unwrap())
+                .is_ok()
+        );
+        let theirs = reference
+            .hash_password(b"same either way", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        for (text, expected) in [("same either way", true), ("same either wax", false)] {
+            let verified = hasher.verify(Some(&theirs), &password(text)).await;
+            assert_eq!(verified.unwrap(), expected, "{text}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_evaluations_each_get_memory_and_the_right_answer() {
+        let hasher = PasswordHasher::new(HashParams::OWASP_MINIMUM).unwrap();
+        let hash = hasher.hash(&password("in parallel")).await.unwrap();
+        let checks = ["in parallel", "in paralle1", "in parallel", "in paralle1"].map(|text| {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            tokio::spawn(async move { hasher.verify(Some(&hash), &password(text)).await })
+        });
+        let mut answers = Vec::new();
+        for check in checks {
+            answers.push(check.await.unwrap().unwrap());
+        }
+        assert_eq!(answers, [true, false, true, false]);
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_configured_cost() {
+        let hasher = PasswordHasher::new(HashParams::OWASP_MINIMUM).unwrap();
+        assert!(
+            hasher
+                .dummy_hash
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hasher.dummy_hash
+        );
+        assert!(!hasher.needs_upgrade(&hasher.dummy_hash));
     }
 
     #[tokio::test]
