@@ -365,7 +365,9 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          connection included. The baseline is a minimal `lambda_runtime` function \
          (`tools/hello-lambda`) built in the same run. {cold} starts of each, interleaved.\n\
          - **size**: the stripped release binary. **Peak RSS**: `VmHWM` of the process after \
-         {invocations} invocations on its main path ({hashing} for the argon2id functions).\n\
+         {invocations} invocations on its main path ({hashing} where each costs an argon2id \
+         evaluation: the password functions, and logout and logout-all, whose tokens come \
+         from a login).\n\
          - **throughput**: {callers} concurrent tasks share one `Tokens` (one warm function's \
          state) and call `verify` for {rounds} windows of {window:?}, alternating with windows \
          of bare `GetItem`s at the same concurrency.\n",
