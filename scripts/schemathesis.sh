@@ -53,7 +53,7 @@ api_port=$(free_port)
   exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port"
 ) > "$WORK/api.log" 2>&1 &
 CHILD_PIDS+=($!)
-wait_for_port "$api_port" 120
+wait_for_port "$api_port" 300
 api="http://127.0.0.1:$api_port"
 
 # The seed account: the credentials Schemathesis authenticates with.

@@ -31,7 +31,7 @@ api_port=$(free_port)
   exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port"
 ) > "$ROOT/target/test-logs/api.log" 2>&1 &
 CHILD_PIDS+=($!)
-wait_for_port "$api_port" 120
+wait_for_port "$api_port" 300
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
 log "running the tests"
