@@ -131,6 +131,21 @@ impl TestApp {
             .expect("delete token record");
     }
 
+    /// Whether `token` verifies now, asked through the verify handler.
+    pub async fn verifies(&self, token: &str) -> bool {
+        let response = tokengate::handlers::verify(
+            &self.tokens,
+            ApiRequest::get("/auth/verify")
+                .header("X-Auth-Token", token)
+                .build(),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{}", text(&response));
+        body_json(&response)["valid"]
+            .as_bool()
+            .expect("valid is a bool")
+    }
+
     /// Signs up `email` with `password` and returns the response body.
     pub async fn sign_up(&self, email: &str, password: &str) -> Value {
         let response = tokengate::handlers::signup(

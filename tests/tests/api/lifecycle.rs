@@ -15,21 +15,6 @@ use crate::authorizer::{Place, allowed_http, http_api_event};
 
 const PASSWORD: &str = "correct horse";
 
-/// Whether `token` verifies now.
-async fn verifies(app: &TestApp, token: &str) -> bool {
-    let response = handlers::verify(
-        &app.tokens,
-        ApiRequest::get("/auth/verify")
-            .header("X-Auth-Token", token)
-            .build(),
-    )
-    .await;
-    assert_eq!(response.status(), 200, "{}", text(&response));
-    body_json(&response)["valid"]
-        .as_bool()
-        .expect("valid is a bool")
-}
-
 /// Logs `email` in for application `client` and returns the fresh token.
 async fn log_in(app: &TestApp, email: &str, password: &str, client: &str) -> String {
     let response = handlers::login(
@@ -108,7 +93,7 @@ async fn logout_revokes_the_token_it_is_sent_in_each_place_and_is_idempotent() {
     app.sign_up("bye@example.com", PASSWORD).await;
     for place in 0..4 {
         let token = login_token(&app, "bye@example.com").await;
-        assert!(verifies(&app, &token).await);
+        assert!(app.verifies(&token).await);
         let response = logout(
             &app,
             with_token(ApiRequest::post("/auth/logout"), &token, place),
@@ -116,7 +101,7 @@ async fn logout_revokes_the_token_it_is_sent_in_each_place_and_is_idempotent() {
         .await;
         assert_eq!(response.status(), 200, "{}", text(&response));
         assert_eq!(body_json(&response), json!({"success": true}));
-        assert!(!verifies(&app, &token).await, "place {place}");
+        assert!(!app.verifies(&token).await, "place {place}");
 
         let again = logout(
             &app,
@@ -127,7 +112,7 @@ async fn logout_revokes_the_token_it_is_sent_in_each_place_and_is_idempotent() {
         // login-token no longer hands out the revoked token.
         let next = login_token(&app, "bye@example.com").await;
         assert_ne!(next, token);
-        assert!(verifies(&app, &next).await);
+        assert!(app.verifies(&next).await);
     }
 }
 
@@ -143,8 +128,8 @@ async fn logout_only_revokes_the_token_it_is_sent() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    assert!(!verifies(&app, &web).await);
-    assert!(verifies(&app, &mobile).await);
+    assert!(!app.verifies(&web).await);
+    assert!(app.verifies(&mobile).await);
 }
 
 #[tokio::test]
@@ -189,17 +174,17 @@ async fn logout_all_revokes_every_token_of_the_user_in_every_application() {
         json!({"success": true, "revoked": tokens.len()})
     );
     for token in &tokens {
-        assert!(!verifies(&app, token).await);
+        assert!(!app.verifies(token).await);
     }
     assert!(
-        verifies(&app, other["x-auth-token"].as_str().unwrap()).await,
+        app.verifies(other["x-auth-token"].as_str().unwrap()).await,
         "other users keep their tokens"
     );
     // Logging in again works and the new token is good.
     let fresh = log_in(&app, "all@example.com", PASSWORD, "web").await;
-    assert!(verifies(&app, &fresh).await);
+    assert!(app.verifies(&fresh).await);
     let after = login_token(&app, "all@example.com").await;
-    assert!(verifies(&app, &after).await);
+    assert!(app.verifies(&after).await);
     assert!(!tokens.contains(&after));
 }
 
@@ -233,7 +218,7 @@ async fn a_revoked_token_cannot_log_out_everywhere() {
     )
     .await;
     assert_problem(&logout_all(&app, &gone).await, 401, "Invalid access token.");
-    assert!(verifies(&app, &kept).await);
+    assert!(app.verifies(&kept).await);
 }
 
 #[tokio::test]
@@ -255,9 +240,9 @@ async fn a_password_change_revokes_every_other_token_and_returns_a_fresh_one() {
     assert_eq!(body["userObj"]["id"], signup["userObj"]["id"]);
     assert_eq!(body["expire"], START + TTL_SECONDS);
     let fresh = body["x-auth-token"].as_str().unwrap();
-    assert!(verifies(&app, fresh).await);
-    assert!(!verifies(&app, &old_web).await);
-    assert!(!verifies(&app, &old_default).await);
+    assert!(app.verifies(fresh).await);
+    assert!(!app.verifies(&old_web).await);
+    assert!(!app.verifies(&old_default).await);
 
     // The fresh token belongs to the caller's application.
     let claims = app.config.signing_key.authenticate(fresh).unwrap();
@@ -296,7 +281,7 @@ async fn a_wrong_current_password_is_401_and_changes_nothing() {
     )
     .await;
     assert_problem(&response, 401, "Wrong credentials.");
-    assert!(verifies(&app, token).await);
+    assert!(app.verifies(token).await);
     let after = app.scan(&app.config.users_table).await;
     let hash = |items: &[std::collections::HashMap<String, _>]| {
         items
@@ -358,7 +343,7 @@ async fn malformed_password_changes_are_4xx_and_change_nothing() {
         "No authentication credentials provided.",
     );
     assert_eq!(app.scan(&app.config.users_table).await, users);
-    assert!(verifies(&app, token).await);
+    assert!(app.verifies(token).await);
 }
 
 #[tokio::test]
@@ -378,7 +363,7 @@ async fn the_authorizer_sees_a_logout_at_once_without_a_cache_and_within_its_win
     )
     .await;
     assert_eq!(response.status(), 200);
-    assert!(!verifies(&app, &token).await, "verify sees it at once");
+    assert!(!app.verifies(&token).await, "verify sees it at once");
     assert!(
         !allowed_http(&uncached.handle(event()).await),
         "AUTHORIZER_CACHE_SECONDS=0: at once"

@@ -9,17 +9,6 @@ use tokengate_tests::{ApiRequest, TestApp, body_json, text};
 const EMAIL: &str = "race-all@example.com";
 const PASSWORD: &str = "correct horse";
 
-async fn verifies(app: &TestApp, token: &str) -> bool {
-    let response = handlers::verify(
-        &app.tokens,
-        ApiRequest::get("/auth/verify")
-            .header("X-Auth-Token", token)
-            .build(),
-    )
-    .await;
-    body_json(&response)["valid"] == true
-}
-
 /// The account's session generation, as logout-all left it.
 async fn session_generation(app: &TestApp) -> u64 {
     app.scan(&app.config.users_table)
@@ -92,7 +81,7 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
         let handed_out: Vec<String> = finished.lock().unwrap().clone();
         assert_eq!(handed_out.len(), 12);
         for handed in &handed_out {
-            if verifies(&app, handed).await {
+            if app.verifies(handed).await {
                 assert_eq!(
                     token_generation(&app, handed).await,
                     Some(generation),
@@ -112,6 +101,6 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
             .as_str()
             .unwrap()
             .to_owned();
-        assert!(verifies(&app, &token).await, "round {round}");
+        assert!(app.verifies(&token).await, "round {round}");
     }
 }
