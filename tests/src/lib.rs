@@ -52,7 +52,25 @@ pub async fn local_client() -> Client {
         std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
         "these tests need DynamoDB Local: run them with `make test`"
     );
-    store::connect(Duration::from_secs(10)).await
+    let client = store::connect(Duration::from_secs(10)).await;
+    // The production bound on connecting (1 s) is for DynamoDB itself. DynamoDB Local shares
+    // two cores with up to 50 concurrent argon2 runs here, and a connection whose SYN overflows
+    // its accept backlog is only retried by the kernel after 1 s: give connecting longer.
+    let timeouts = client
+        .config()
+        .timeout_config()
+        .cloned()
+        .expect("connect sets the timeouts")
+        .to_builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build();
+    Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build(),
+    )
 }
 
 /// A configuration with fresh table names, a fresh key and the production argon2 parameters.
