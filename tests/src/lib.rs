@@ -19,8 +19,12 @@ use tokengate::store::{self, Client};
 use tokengate::tokens::SigningKey;
 use tokengate::{Accounts, Tokens};
 
-/// The start of every test clock: 2026-01-01T00:00:00Z.
-pub const START: u64 = 1_767_225_600;
+/// The start of every test clock: 2100-01-01T00:00:00Z.
+///
+/// It must lie ahead of the real clock: DynamoDB Local runs TTL deletion (within about a second
+/// of `expire` passing by its own clock), so items of a test clock set in the past would vanish
+/// while the test still reads them.
+pub const START: u64 = 4_102_444_800;
 
 /// Token lifetime in tests.
 pub const TTL_SECONDS: u64 = 3_600;
@@ -207,8 +211,8 @@ impl ApiRequest {
                     "requestId": "test-request",
                     "routeKey": format!("{method} {path}"),
                     "stage": "$default",
-                    "time": "01/Jan/2026:00:00:00 +0000",
-                    "timeEpoch": 1_767_225_600_000u64
+                    "time": "01/Jan/2100:00:00:00 +0000",
+                    "timeEpoch": START * 1000
                 },
                 "isBase64Encoded": false
             }),
@@ -333,4 +337,17 @@ pub fn assert_problem(response: &Response<Body>, status: u16, detail: &str) {
         body["type"].is_string() && body["title"].is_string(),
         "{body}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn the_test_clock_starts_after_every_expiry_dynamodb_local_would_sweep() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        // Test tokens expire at START + TTL_SECONDS or later; DynamoDB Local deletes items whose
+        // `expire` lies in its own past, so START must stay ahead of the real clock.
+        assert!(super::START > now.as_secs() + 365 * 24 * 3600);
+    }
 }

@@ -28,7 +28,7 @@ pub(crate) fn http_api_event(token: Option<&str>, place: Place) -> Value {
             "accountId": "123456789012", "apiId": "abcdef123", "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "abcdef123",
             "http": {"method": "GET", "path": "/api/me", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "curl/8"},
-            "requestId": "req", "routeKey": "GET /api/me", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1767225600000u64
+            "requestId": "req", "routeKey": "GET /api/me", "stage": "$default", "time": "01/Jan/2100:00:00:00 +0000", "timeEpoch": START * 1000
         }
     });
     if let Some(token) = token {
