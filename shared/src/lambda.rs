@@ -45,7 +45,7 @@ pub enum TokenRoute {
 async fn cold_start() -> Result<(Config, store::Client), Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let client = store::connect(config.store_timeout).await;
+    let client = store::connect(config.store_timeout).await?;
     Ok((config, client))
 }
 

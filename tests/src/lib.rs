@@ -56,7 +56,9 @@ pub async fn local_client() -> Client {
         std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
         "these tests need DynamoDB Local: run them with `make test`"
     );
-    let client = store::connect(Duration::from_secs(10)).await;
+    let client = store::connect(Duration::from_secs(10))
+        .await
+        .expect("DynamoDB client");
     // The production bound on connecting (1 s) is for DynamoDB itself. DynamoDB Local shares
     // two cores with up to 50 concurrent argon2 runs here, and a connection whose SYN overflows
     // its accept backlog is only retried by the kernel after 1 s: give connecting longer.

@@ -7,6 +7,7 @@
 //! the table's TTL attribute.
 
 mod error;
+pub mod https;
 mod item;
 mod schema;
 mod tokens;
@@ -15,9 +16,14 @@ mod users;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 pub use aws_sdk_dynamodb::Client;
+
+use crate::config::ConfigError;
 
 pub use error::StoreError;
 pub use schema::create_tables;
@@ -26,18 +32,25 @@ pub use users::{LoginFailures, NewAccount, StoredAccount, UserProfile, UserStore
 
 /// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
 ///
-/// Region, credentials and endpoint come from the environment (`AWS_ENDPOINT_URL_DYNAMODB`
-/// points it at DynamoDB Local). `timeout` bounds a whole call, retries included.
-pub async fn connect(timeout: Duration) -> Client {
+/// Region, credentials and endpoint come from the environment variables Lambda sets (and
+/// `AWS_ENDPOINT_URL_DYNAMODB`, which points it at DynamoDB Local); naming those providers
+/// spares each cold start the SDK's default chains (profile files, SSO, an STS client).
+/// TLS trusts Amazon Trust Services' roots, or `AWS_CA_BUNDLE`'s (see [`https`]); an unusable
+/// bundle is a configuration error. `timeout` bounds a whole call, retries included.
+pub async fn connect(timeout: Duration) -> Result<Client, ConfigError> {
+    let roots = https::trusted_roots(std::env::var(https::CA_BUNDLE_VARIABLE).ok().as_deref())?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(timeout.min(Duration::from_secs(1)))
         .operation_attempt_timeout(timeout / 2)
         .operation_timeout(timeout)
         .build();
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(EnvironmentVariableRegionProvider::new())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .http_client(https::client(roots))
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
         .await;
-    Client::new(&config)
+    Ok(Client::new(&config))
 }

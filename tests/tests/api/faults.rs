@@ -9,7 +9,7 @@ use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, local_clie
 
 /// A client of a DynamoDB that is not there: `endpoint` refuses or never answers.
 async fn client_of(endpoint: &str, timeout: Duration) -> Client {
-    let healthy = store::connect(timeout).await;
+    let healthy = store::connect(timeout).await.expect("client");
     Client::from_conf(healthy.config().to_builder().endpoint_url(endpoint).build())
 }
 

@@ -58,7 +58,9 @@ impl Deployment {
                 .map(|(_, value)| value.clone())
         })
         .map_err(|error| error.to_string())?;
-        let client = store::connect(config.store_timeout).await;
+        let client = store::connect(config.store_timeout)
+            .await
+            .map_err(|error| error.to_string())?;
         store::create_tables(&client, &config.users_table, &config.tokens_table)
             .await
             .map_err(|error| format!("creating the tables: {error}"))?;

@@ -11,7 +11,13 @@ async fn main() -> ExitCode {
         eprintln!("create-tables: USERS_TABLE and TOKENS_TABLE must be set");
         return ExitCode::FAILURE;
     };
-    let client = tokengate::store::connect(Duration::from_secs(10)).await;
+    let client = match tokengate::store::connect(Duration::from_secs(10)).await {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("create-tables: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match tokengate::store::create_tables(&client, &users, &tokens).await {
         Ok(()) => {
             println!("tables ready: {users}, {tokens}");
