@@ -10,6 +10,18 @@ use serde_json::Value;
 /// Memory size every started function is told it has, as a 128 MB Lambda would be.
 const MEMORY_SIZE_MB: &str = "128";
 
+/// Variables a deployed function gets from Lambda, passed on from the bench's environment (which
+/// points them at DynamoDB Local).
+const LAMBDA_VARIABLES: &[&str] = &[
+    "PATH",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+];
+
 /// cargo lambda's runtime API emulator (`cargo lambda watch --only-lambda-apis`).
 #[derive(Clone)]
 pub struct RuntimeEmulator {
@@ -74,13 +86,22 @@ impl FunctionBinary {
             .map_err(|error| format!("{}: {error}", self.path.display()))
     }
 
-    /// Starts it against `emulator`, with `env` on top of the bench's own environment.
+    /// Starts it against `emulator` with the environment Lambda gives a function: `env`, the
+    /// variables Lambda itself sets, and none of the bench's own (a machine's `AWS_CA_BUNDLE` or
+    /// `SSL_CERT_FILE` would change what a cold start reads).
     pub fn start(
         &self,
         emulator: &RuntimeEmulator,
         env: &[(String, String)],
     ) -> Result<RunningFunction, String> {
+        let lambda_sets = LAMBDA_VARIABLES
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| (*name, value)));
         let child = Command::new(&self.path)
+            .env_clear()
+            .envs(lambda_sets)
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
             .envs(env.iter().map(|(name, value)| (name, value)))
             .env(
                 "AWS_LAMBDA_RUNTIME_API",

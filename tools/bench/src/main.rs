@@ -363,7 +363,10 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          credentials, so it is answered (a 4xx, or a deny) without DynamoDB or argon2: the \
          figure is the start-up itself; the valid-token rows add the first DynamoDB call, \
          connection included. The baseline is a minimal `lambda_runtime` function \
-         (`tools/hello-lambda`) built in the same run. {cold} starts of each, interleaved.\n\
+         (`tools/hello-lambda`) built in the same run. {cold} starts of each, interleaved. \
+         Every process gets the environment Lambda would give it (region, credentials, the \
+         endpoint, the function's variables) and nothing else of the bench's: no \
+         `AWS_CA_BUNDLE`, so TLS trusts the compiled-in Amazon roots, as deployed by default.\n\
          - **size**: the stripped release binary. **Peak RSS**: `VmHWM` of the process after \
          {invocations} invocations on its main path ({hashing} where each costs an argon2id \
          evaluation: the password functions, and logout and logout-all, whose tokens come \
