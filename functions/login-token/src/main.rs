@@ -2,7 +2,8 @@
 
 use tokengate::lambda::{AccountRoute, serve_accounts};
 
-#[tokio::main]
+// Lambda sends one invocation at a time: a single-threaded runtime starts without worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     serve_accounts(AccountRoute::LoginToken).await
 }

@@ -2,7 +2,8 @@
 
 use tokengate::lambda::{TokenRoute, serve_tokens};
 
-#[tokio::main]
+// Lambda sends one invocation at a time: a single-threaded runtime starts without worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     serve_tokens(TokenRoute::Logout).await
 }
