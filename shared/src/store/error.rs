@@ -2,6 +2,7 @@
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 /// A store call that did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,20 @@ impl StoreError {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         Self::Unavailable(DisplayErrorContext(error).to_string())
+    }
+
+    /// Classifies a failed conditional `UpdateItem`: its condition not holding is
+    /// [`Self::ConditionFailed`] with index 0, anything else [`Self::Unavailable`].
+    pub fn from_update<R>(error: SdkError<UpdateItemError, R>) -> Self
+    where
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match error.as_service_error() {
+            Some(e) if e.is_conditional_check_failed_exception() => {
+                Self::ConditionFailed { index: 0 }
+            }
+            _ => Self::unavailable(error),
+        }
     }
 
     /// Classifies a failed `TransactWriteItems`.

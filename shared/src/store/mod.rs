@@ -22,6 +22,7 @@ use aws_config::environment::{
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 pub use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use crate::config::ConfigError;
 
@@ -53,4 +54,19 @@ pub async fn connect(timeout: Duration) -> Result<Client, ConfigError> {
         .load()
         .await;
     Ok(Client::new(&config))
+}
+
+/// Writes `items` in one transaction: all or none ([`StoreError::from_transaction`] says which
+/// condition failed).
+async fn write_atomically(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), StoreError> {
+    client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+        .map_err(StoreError::from_transaction)?;
+    Ok(())
 }

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 
-use super::StoreError;
 use super::item::{Item, get_n, get_s, n, s};
+use super::{StoreError, write_atomically};
 use crate::ids::{TokenId, UserId};
 
 /// What the table knows of one issued token.
@@ -176,13 +176,7 @@ impl TokenStore {
         let mut items =
             self.issue_items(user, generation, client_id, current, issued_at, replace)?;
         items.extend_from_slice(guards);
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(StoreError::from_transaction)?;
-        Ok(())
+        write_atomically(&self.client, items).await
     }
 }
 
@@ -219,12 +213,7 @@ impl TokenStore {
                     .map_err(|_| StoreError::Corrupt("delete request"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(StoreError::from_transaction)?;
+        write_atomically(&self.client, items).await?;
         Ok(true)
     }
 

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
 
-use super::StoreError;
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
+use super::{StoreError, write_atomically};
 use crate::credentials::Email;
 use crate::ids::UserId;
 
@@ -159,13 +159,7 @@ impl UserStore {
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
         let mut items = vec![self.put_new(claim)?, self.put_new(profile)?];
         items.extend(also);
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(StoreError::from_transaction)?;
-        Ok(())
+        write_atomically(&self.client, items).await
     }
 
     /// A transaction item that holds only while `email`'s session generation is `generation`.
@@ -225,12 +219,7 @@ impl UserStore {
             .expression_attribute_values(":next", n(generation + 1))
             .send()
             .await
-            .map_err(|error| match error.as_service_error() {
-                Some(e) if e.is_conditional_check_failed_exception() => {
-                    StoreError::ConditionFailed { index: 0 }
-                }
-                _ => StoreError::unavailable(error),
-            })?;
+            .map_err(StoreError::from_update)?;
         Ok(generation + 1)
     }
 
@@ -282,12 +271,7 @@ impl UserStore {
             .expression_attribute_values(":seen_start", n(seen.window_start))
             .send()
             .await
-            .map_err(|error| match error.as_service_error() {
-                Some(e) if e.is_conditional_check_failed_exception() => {
-                    StoreError::ConditionFailed { index: 0 }
-                }
-                _ => StoreError::unavailable(error),
-            })?;
+            .map_err(StoreError::from_update)?;
         Ok(())
     }
 
@@ -304,16 +288,11 @@ impl UserStore {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(pk)")
             .expression_attribute_values(":count", n(0))
             .send()
-            .await;
+            .await
+            .map_err(StoreError::from_update);
         match result {
-            Err(error)
-                if !error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::unavailable(error))
-            }
-            _ => Ok(()),
+            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(error) => Err(error),
         }
     }
 
