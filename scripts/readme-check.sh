@@ -15,12 +15,7 @@ WORK="$ROOT/target/readme-check"
 
 # Installs `requests` (PyPI), which the README's Python example uses, into .tools/readme-venv.
 install_requests() {
-  if [ "$(cat "$README_VENV/.requests-version" 2>/dev/null)" != "$REQUESTS_VERSION" ]; then
-    log "installing requests $REQUESTS_VERSION into .tools/readme-venv"
-    python3 -m venv "$README_VENV"
-    "$README_VENV/bin/pip" install --quiet --disable-pip-version-check "requests==$REQUESTS_VERSION"
-    echo "$REQUESTS_VERSION" > "$README_VENV/.requests-version"
-  fi
+  install_venv "$README_VENV" "requests==$REQUESTS_VERSION"
 }
 
 install_tools

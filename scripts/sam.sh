@@ -11,21 +11,13 @@ cd "$ROOT"
 AWS_SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0 # within the range aws-sam-cli pins, so `sam validate --lint` uses it too
 SAM_VENV="$TOOLS/sam-venv"
-SAM_STAMP="aws-sam-cli==$AWS_SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION"
 
 # No telemetry from SAM CLI; the region only names the partition to lint against (no AWS calls).
 export SAM_CLI_TELEMETRY=0
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
 install_sam() {
-  if [ "$(cat "$SAM_VENV/.versions" 2>/dev/null)" != "$SAM_STAMP" ]; then
-    log "installing $SAM_STAMP into .tools/sam-venv"
-    rm -rf "$SAM_VENV"
-    python3 -m venv "$SAM_VENV"
-    # shellcheck disable=SC2086 # the stamp is the list of pinned requirements
-    "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check $SAM_STAMP
-    echo "$SAM_STAMP" > "$SAM_VENV/.versions"
-  fi
+  install_venv "$SAM_VENV" "aws-sam-cli==$AWS_SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 }
 
 # SAM CLI is run by path, not put on PATH: `sam build` finds cargo and cargo-lambda on PATH, and

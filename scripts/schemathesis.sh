@@ -23,12 +23,7 @@ trap 'exit 130' INT TERM
 
 # Installs Schemathesis (PyPI) into .tools/schemathesis-venv, once per version.
 install_schemathesis() {
-  if [ "$(cat "$SCHEMATHESIS_VENV/.schemathesis-version" 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
-    log "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis-venv"
-    python3 -m venv "$SCHEMATHESIS_VENV"
-    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-    echo "$SCHEMATHESIS_VERSION" > "$SCHEMATHESIS_VENV/.schemathesis-version"
-  fi
+  install_venv "$SCHEMATHESIS_VENV" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 install_tools
