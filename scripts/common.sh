@@ -72,6 +72,24 @@ start_dynamodb() {
   export AWS_EC2_METADATA_DISABLED=true
 }
 
+# Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1 with a random signing
+# key, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging to $3. Any
+# further NAME=value arguments are exported to it too. Waits for it to answer, for at most 300 s.
+#   start_api PORT TABLE_PREFIX LOG_FILE [NAME=value...]
+start_api() {
+  local port=$1 prefix=$2 log_file=$3
+  shift 3
+  (
+    export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
+    export TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
+    if [ $# -gt 0 ]; then export "$@"; fi
+    cargo run --quiet -p create-tables
+    exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port"
+  ) > "$log_file" 2>&1 &
+  CHILD_PIDS+=($!)
+  wait_for_port "$port" 300
+}
+
 # A signing key kept in .local/ so tokens survive restarts of `make run`.
 local_signing_key() {
   mkdir -p "$ROOT/.local"

@@ -13,6 +13,8 @@ install_tools
 log "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "checking the domain crate's layering (scripts/module-graph.py)"
+python3 scripts/module-graph.py
 log "linting template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/sam.sh lint
 
@@ -24,14 +26,7 @@ DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
 
 # The API under cargo lambda watch, over tables of its own.
 api_port=$(free_port)
-(
-  export USERS_TABLE="e2e-users-$api_port" TOKENS_TABLE="e2e-tokens-$api_port"
-  export TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
-  cargo run --quiet -p create-tables
-  exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port"
-) > "$ROOT/target/test-logs/api.log" 2>&1 &
-CHILD_PIDS+=($!)
-wait_for_port "$api_port" 300
+start_api "$api_port" e2e "$ROOT/target/test-logs/api.log"
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
 log "running the tests"

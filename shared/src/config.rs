@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::passwords::HashParams;
+use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
-use crate::tokens::SigningKey;
+use crate::tokens::format::SigningKey;
 
 /// Why the environment could not be turned into a [`Config`].
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct Config {
     pub throttle: ThrottlePolicy,
     /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
     pub store_timeout: Duration,
+    /// A PEM file of roots to trust instead of Amazon Trust Services' (`AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<String>,
 }
 
 impl Config {
@@ -133,6 +136,7 @@ impl Config {
                 3_000,
                 100..=60_000,
             )?),
+            ca_bundle: lookup(CA_BUNDLE_VARIABLE).filter(|path| !path.trim().is_empty()),
         })
     }
 }

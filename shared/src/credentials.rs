@@ -6,7 +6,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use crate::problem::ApiError;
+/// Why what a client sent is not usable as credentials or a form; `problem.rs` maps it to HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Malformed input; the message says how, and never quotes a secret.
+    #[error("{0}")]
+    Malformed(String),
+    /// Well-formed credentials that no account can have (a user-id that is no email address, a
+    /// password of a length no account accepts): indistinguishable from wrong credentials.
+    #[error("Wrong credentials.")]
+    NoAccountCanMatch,
+}
 
 /// An account's email: trimmed, lower-cased, syntactically valid, at most 254 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,20 +27,26 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     /// Parses what a client sent; emails differing only in case or surrounding space are equal.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
         let normalized = raw.trim().to_lowercase();
         if normalized.is_empty() {
-            return Err(ApiError::BadRequest("email is required.".into()));
+            return Err(InputError::Malformed("email is required.".into()));
         }
         if normalized.len() > Self::MAX_LEN
             || !email_address::EmailAddress::is_valid(&normalized)
             || !normalized.contains('@')
         {
-            return Err(ApiError::BadRequest(
+            return Err(InputError::Malformed(
                 "email is not a valid email address.".into(),
             ));
         }
         Ok(Self(normalized))
+    }
+
+    /// An address as the store keeps it: normalized and validated when it was written, so it is
+    /// taken as it is, not parsed again.
+    pub(crate) fn from_stored(normalized: String) -> Self {
+        Self(normalized)
     }
 
     /// The normalized address.
@@ -50,12 +66,12 @@ impl Password {
     pub const MAX_LEN: usize = 1024;
 
     /// Checks only the length: no composition rules (NIST SP 800-63B).
-    pub fn parse(raw: String) -> Result<Self, ApiError> {
+    pub fn parse(raw: String) -> Result<Self, InputError> {
         if raw.is_empty() {
-            return Err(ApiError::BadRequest("password is required.".into()));
+            return Err(InputError::Malformed("password is required.".into()));
         }
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&raw.len()) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(InputError::Malformed(format!(
                 "password must be {} to {} bytes long.",
                 Self::MIN_LEN,
                 Self::MAX_LEN
@@ -91,11 +107,11 @@ impl Credentials {
     ///
     /// A value that is not Basic syntax (not base64, not UTF-8, no colon) is a bad request. A
     /// well-formed one whose user-id is not an email address, or whose password is not 8 to 1024
-    /// bytes, names credentials no account can have: [`ApiError::WrongCredentials`], as RFC 7617
+    /// bytes, names credentials no account can have: [`InputError::NoAccountCanMatch`], as RFC 7617
     /// lets the user-id be any text and leaves judging it to the server.
-    pub fn from_basic_header(value: &[u8]) -> Result<Option<Self>, ApiError> {
+    pub fn from_basic_header(value: &[u8]) -> Result<Option<Self>, InputError> {
         let value = std::str::from_utf8(value)
-            .map_err(|_| ApiError::BadRequest("Authorization header is not valid text.".into()))?
+            .map_err(|_| InputError::Malformed("Authorization header is not valid text.".into()))?
             .trim();
         let Some((scheme, encoded)) = value.split_once(' ') else {
             return Ok(None);
@@ -104,7 +120,7 @@ impl Credentials {
             return Ok(None);
         }
         let malformed =
-            |what: &str| ApiError::BadRequest(format!("Authorization Basic credentials {what}."));
+            |what: &str| InputError::Malformed(format!("Authorization Basic credentials {what}."));
         let decoded = STANDARD
             .decode(encoded.trim())
             .map_err(|_| malformed("are not valid base64"))?;
@@ -112,7 +128,7 @@ impl Credentials {
         let (email, password) = decoded
             .split_once(':')
             .ok_or_else(|| malformed("must be email:password"))?;
-        let wrong = |_| ApiError::WrongCredentials;
+        let wrong = |_| InputError::NoAccountCanMatch;
         Ok(Some(Self {
             email: Email::parse(email).map_err(wrong)?,
             password: Password::parse(password.to_owned()).map_err(wrong)?,
@@ -140,15 +156,15 @@ struct RawForm {
 }
 
 /// Parses a JSON object body; errors say where, never what (the body may hold a password).
-fn parse_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, InputError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest(
+        return Err(InputError::Malformed(
             "Request body is empty; a JSON object is expected.".into(),
         ));
     }
     // serde's messages can quote the offending value (a password), so only its position is kept.
     serde_json::from_slice(body).map_err(|error| {
-            ApiError::BadRequest(format!(
+            InputError::Malformed(format!(
                 "Request body must be a JSON object whose fields are strings (error at line {}, column {}).",
                 error.line(),
                 error.column()
@@ -157,11 +173,11 @@ fn parse_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, A
 }
 
 impl RawForm {
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    fn parse(body: &[u8]) -> Result<Self, InputError> {
         parse_json_object(body)
     }
 
-    fn credentials(&mut self) -> Result<Credentials, ApiError> {
+    fn credentials(&mut self) -> Result<Credentials, InputError> {
         let email = self.email.take().unwrap_or_default();
         let password = self.password.take().unwrap_or_default();
         Ok(Credentials {
@@ -174,16 +190,16 @@ impl RawForm {
 /// Longest first or last name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-fn parse_name(field: &str, raw: Option<String>) -> Result<Option<String>, ApiError> {
+fn parse_name(field: &str, raw: Option<String>) -> Result<Option<String>, InputError> {
     let Some(raw) = raw else { return Ok(None) };
     let name = raw.trim();
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::BadRequest(format!(
+        return Err(InputError::Malformed(format!(
             "{field} must be at most {MAX_NAME_CHARS} characters."
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
+        return Err(InputError::Malformed(format!(
             "{field} must not contain control characters."
         )));
     }
@@ -192,7 +208,7 @@ fn parse_name(field: &str, raw: Option<String>) -> Result<Option<String>, ApiErr
 
 impl SignupForm {
     /// Parses the signup body.
-    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
         let mut raw = RawForm::parse(body)?;
         Ok(Self {
             credentials: raw.credentials()?,
@@ -219,11 +235,11 @@ struct RawPasswordChange {
 
 impl PasswordChange {
     /// Parses `{current_password, new_password}`.
-    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
         let raw: RawPasswordChange = parse_json_object(body)?;
         let field = |value: Option<String>, name: &str| {
             Password::parse(value.unwrap_or_default())
-                .map_err(|error| ApiError::BadRequest(format!("{name}: {error}")))
+                .map_err(|error| InputError::Malformed(format!("{name}: {error}")))
         };
         Ok(Self {
             current: field(raw.current_password, "current_password")?,
@@ -233,7 +249,7 @@ impl PasswordChange {
 }
 
 /// Parses the JSON body of `POST /auth/login`: `{email, password}`.
-pub fn login_credentials_from_json(body: &[u8]) -> Result<Credentials, ApiError> {
+pub fn login_credentials_from_json(body: &[u8]) -> Result<Credentials, InputError> {
     RawForm::parse(body)?.credentials()
 }
 
@@ -264,7 +280,7 @@ mod tests {
             "a b@example.com",
         ] {
             assert!(
-                matches!(Email::parse(raw), Err(ApiError::BadRequest(_))),
+                matches!(Email::parse(raw), Err(InputError::Malformed(_))),
                 "{raw:?}"
             );
         }
@@ -319,7 +335,7 @@ mod tests {
             assert!(
                 matches!(
                     Credentials::from_basic_header(&header),
-                    Err(ApiError::BadRequest(_))
+                    Err(InputError::Malformed(_))
                 ),
                 "{header:?}"
             );
@@ -336,7 +352,7 @@ mod tests {
             assert!(
                 matches!(
                     Credentials::from_basic_header(&basic(raw)),
-                    Err(ApiError::WrongCredentials)
+                    Err(InputError::NoAccountCanMatch)
                 ),
                 "{raw:?}"
             );
@@ -344,7 +360,7 @@ mod tests {
         let long = format!("a@b.co:{}", "x".repeat(1025));
         assert!(matches!(
             Credentials::from_basic_header(&basic(&long)),
-            Err(ApiError::WrongCredentials)
+            Err(InputError::NoAccountCanMatch)
         ));
     }
 
@@ -367,7 +383,7 @@ mod tests {
 
     #[test]
     fn json_errors_do_not_quote_the_body() {
-        let Err(ApiError::BadRequest(detail)) =
+        let Err(InputError::Malformed(detail)) =
             SignupForm::from_json(br#"{"email":"a@b.co","password":12345678901}"#)
         else {
             panic!("expected a bad request");

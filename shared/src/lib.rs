@@ -1,9 +1,25 @@
 //! tokengate's domain crate: everything the Lambda functions share.
 //!
-//! The functions under `functions/` are thin entry points; each builds its state once per cold
-//! start ([`Accounts`] or [`Tokens`]) and hands every request to one of the [`handlers`].
-//! IO stays at the edges: [`store`] talks to DynamoDB, [`handlers`] to HTTP, and the use-cases in
-//! [`accounts`] and [`tokens`] work on parsed domain types.
+//! The functions under `functions/` are thin entry points: each names its handler, and
+//! [`lambda::serve`] builds that handler's state once per cold start ([`Accounts`], [`Tokens`],
+//! [`profiles::Profiles`] or [`authorizer::Authorizer`], through [`lambda::FromConfig`]) and
+//! turns every error into problem+json in one place.
+//!
+//! # Layout
+//!
+//! Modules stand in layers. A module imports only from its own layer or the layers above it in
+//! this table, never from a layer below it, and the imports form no cycle.
+//! `scripts/module-graph.py` checks both over every `crate::`/`super::` path in `src/` (`make
+//! test` runs it); a submodule not named here belongs to its parent's row.
+//!
+//! | layer | modules | what they are |
+//! |---|---|---|
+//! | 0 foundation | `ids`, `clock`, `retry` | random identifiers, the injectable clock, the one loop that retries lost races |
+//! | 1 domain | `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::records`, `accounts::records` | values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing key, the records the use-cases and the store exchange |
+//! | 2 store | `store` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`] |
+//! | 3 edges in | `problem`, `request`, `config` | every client-visible error and its one mapping to HTTP; reading requests; reading the environment |
+//! | 4 use-cases | `tokens`, `accounts`, `profiles`, `authorizer` | what the API does, on parsed types, through the store |
+//! | 5 entry | `handlers`, `telemetry`, `lambda` | one handler per route, logging, and the cold start that wires it all |
 
 pub mod accounts;
 pub mod authorizer;
@@ -17,6 +33,7 @@ pub mod passwords;
 pub mod problem;
 pub mod profiles;
 pub mod request;
+pub mod retry;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

@@ -5,6 +5,8 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use crate::credentials::InputError;
+use crate::passwords::HashError;
 use crate::store::StoreError;
 
 /// How a client should authenticate, named in a 401's `WWW-Authenticate` header.
@@ -43,23 +45,43 @@ pub enum ApiError {
     /// The body is larger than the limit.
     #[error("Request body exceeds {0} bytes.")]
     BodyTooLarge(usize),
-    /// A fault of this service, not of the request.
+    /// A password could not be hashed: a fault of this service.
     #[error("An internal error occurred.")]
-    Internal(String),
+    Hashing(#[source] HashError),
+    /// The store holds an item this code cannot read, or refused a request it built: a fault
+    /// of this service that retrying will not mend.
+    #[error("An internal error occurred.")]
+    Store(#[source] StoreError),
     /// The store did not answer in time or at all.
     #[error("The service is temporarily unavailable; retry shortly.")]
     Unavailable(#[source] StoreError),
+    /// The request kept losing races with concurrent ones on the same account; transient.
+    #[error("The service is temporarily unavailable; retry shortly.")]
+    RaceLost,
 }
 
-impl From<crate::passwords::HashError> for ApiError {
-    fn from(error: crate::passwords::HashError) -> Self {
-        Self::Internal(error.to_string())
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        match error {
+            InputError::Malformed(detail) => Self::BadRequest(detail),
+            InputError::NoAccountCanMatch => Self::WrongCredentials,
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        Self::Hashing(error)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Unavailable(error)
+        match error {
+            StoreError::Unavailable(_) => Self::Unavailable(error),
+            StoreError::Conflict => Self::RaceLost,
+            StoreError::Corrupt(_) | StoreError::Request(_) => Self::Store(error),
+        }
     }
 }
 
@@ -86,8 +108,8 @@ impl ApiError {
             Self::TokenExpired => StatusCode::FORBIDDEN,
             Self::EmailTaken | Self::ConcurrentChange => StatusCode::CONFLICT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Hashing(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) | Self::RaceLost => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -96,7 +118,9 @@ impl ApiError {
         let status = self.status();
         match &self {
             Self::Unavailable(cause) => tracing::error!(error = %cause, "store unavailable"),
-            Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            Self::RaceLost => tracing::warn!("kept losing races with concurrent requests"),
+            Self::Hashing(cause) => tracing::error!(error = %cause, "password hashing failed"),
+            Self::Store(cause) => tracing::error!(error = %cause, "store fault"),
             _ => {}
         }
         let problem = Problem {
@@ -124,7 +148,7 @@ impl ApiError {
                     HeaderValue::from_static(r#"Bearer realm="tokengate", error="invalid_token""#),
                 );
             }
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::RaceLost => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             _ => {}
@@ -228,9 +252,46 @@ mod tests {
 
     #[test]
     fn unavailable_store_is_a_503_with_retry_after_and_no_internals() {
-        let response = ApiError::from(StoreError::Corrupt("secret internals")).into_response();
+        let response =
+            ApiError::from(StoreError::Unavailable("secret internals".into())).into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("secret internals"));
+    }
+
+    #[test]
+    fn a_lost_race_is_a_503_with_retry_after() {
+        for error in [ApiError::RaceLost, ApiError::from(StoreError::Conflict)] {
+            let response = error.into_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_item_and_a_hashing_failure_are_500s_without_retry_after() {
+        for error in [
+            ApiError::from(StoreError::Corrupt("secret internals")),
+            ApiError::from(StoreError::Request("secret internals")),
+            ApiError::from(HashError::Task),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status(), 500);
+            assert!(!response.headers().contains_key(header::RETRY_AFTER));
+            assert!(
+                !String::from_utf8_lossy(response.body().as_ref()).contains("secret internals")
+            );
+        }
+    }
+
+    #[test]
+    fn input_errors_are_400s_or_wrong_credentials() {
+        let malformed = ApiError::from(InputError::Malformed("email is required.".into()));
+        assert_eq!(malformed.status(), 400);
+        assert_eq!(malformed.to_string(), "email is required.");
+        assert!(matches!(
+            ApiError::from(InputError::NoAccountCanMatch),
+            ApiError::WrongCredentials
+        ));
     }
 }

@@ -1,12 +1,9 @@
 //! The caller's own profile: the use-case behind the sample protected route `GET /api/me`.
 
-use aws_sdk_dynamodb::Client;
-
-use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::accounts::records::UserProfile;
 use crate::ids::UserId;
 use crate::problem::ApiError;
-use crate::store::{UserProfile, UserStore};
+use crate::store::Store;
 use crate::tokens::Tokens;
 
 /// Who made a request, as far as this function can tell.
@@ -21,22 +18,14 @@ pub enum Caller {
 /// Reads profiles for callers. One per cold start; no password hasher.
 #[derive(Clone)]
 pub struct Profiles {
-    users: UserStore,
+    store: Store,
     tokens: Tokens,
 }
 
 impl Profiles {
-    /// The use-case over `users`, checking unvouched tokens with `tokens`.
-    pub fn new(users: UserStore, tokens: Tokens) -> Self {
-        Self { users, tokens }
-    }
-
-    /// Builds it from `config` over one DynamoDB `client`.
-    pub fn from_config(config: &Config, client: Client, clock: SharedClock) -> Self {
-        Self::new(
-            UserStore::new(client.clone(), &config.users_table),
-            Tokens::from_config(config, client, clock),
-        )
+    /// The use-case over `store`, checking unvouched tokens with `tokens`.
+    pub fn new(store: Store, tokens: Tokens) -> Self {
+        Self { store, tokens }
     }
 
     /// The caller's profile. A caller no authorizer vouched for is checked here, so the route
@@ -46,8 +35,8 @@ impl Profiles {
             Caller::Authorized(user) => UserId::parse(&user).ok_or(ApiError::InvalidToken)?,
             Caller::Presenting(token) => self.tokens.require_valid(token).await?.0.user,
         };
-        self.users
-            .find_by_id(&user)
+        self.store
+            .find_profile(&user)
             .await?
             .ok_or(ApiError::InvalidToken)
     }

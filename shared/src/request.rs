@@ -51,7 +51,7 @@ pub fn client_id(headers: &HeaderMap) -> Result<String, ApiError> {
 /// Credentials from `Authorization: Basic`, if the request carries that scheme.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> {
     match headers.get(lambda_http::http::header::AUTHORIZATION) {
-        Some(value) => Credentials::from_basic_header(value.as_bytes()),
+        Some(value) => Ok(Credentials::from_basic_header(value.as_bytes())?),
         None => Ok(None),
     }
 }

@@ -1,7 +1,16 @@
 //! Login throttling: after too many failures in a window an account is locked for a while.
 //! Pure rules here; the counter itself lives on the account's item.
 
-use crate::store::LoginFailures;
+/// Failed logins of one account, as its item keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures counted in the current window.
+    pub count: u64,
+    /// When the current window started, Unix seconds.
+    pub window_start: u64,
+    /// Until when logins are refused, Unix seconds (0: not locked).
+    pub locked_until: u64,
+}
 
 /// How many failures lock an account, counted over what window, for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

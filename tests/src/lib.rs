@@ -14,9 +14,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
 use tokengate::config::Config;
+use tokengate::handlers::Answer;
+use tokengate::lambda::{FromConfig, respond};
 use tokengate::passwords::HashParams;
+use tokengate::profiles::Profiles;
 use tokengate::store::{self, Client};
-use tokengate::tokens::SigningKey;
+use tokengate::tokens::format::SigningKey;
 use tokengate::{Accounts, Tokens};
 
 /// The start of every test clock: 2100-01-01T00:00:00Z.
@@ -56,7 +59,7 @@ pub async fn local_client() -> Client {
         std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
         "these tests need DynamoDB Local: run them with `make test`"
     );
-    let client = store::connect(Duration::from_secs(10))
+    let client = store::connect(Duration::from_secs(10), None)
         .await
         .expect("DynamoDB client");
     // The production bound on connecting (1 s) is for DynamoDB itself. DynamoDB Local shares
@@ -91,6 +94,7 @@ pub fn test_config() -> Config {
         authorizer_cache: Duration::from_secs(10),
         throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
         store_timeout: Duration::from_secs(10),
+        ca_bundle: None,
     }
 }
 
@@ -111,7 +115,8 @@ impl TestApp {
         let clock = ManualClock::at(START);
         let accounts = Accounts::from_config(&config, client.clone(), Arc::new(clock.clone()))
             .expect("hasher");
-        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(clock.clone()));
+        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(clock.clone()))
+            .expect("token use-cases");
         Self {
             accounts,
             tokens,
@@ -119,6 +124,16 @@ impl TestApp {
             config,
             client,
         }
+    }
+
+    /// The profile use-case over this world's tables, as `me` builds it.
+    pub fn profiles(&self) -> Profiles {
+        Profiles::from_config(
+            &self.config,
+            self.client.clone(),
+            Arc::new(self.clock.clone()),
+        )
+        .expect("profile use-case")
     }
 
     /// Every item of `table`.
@@ -157,7 +172,8 @@ impl TestApp {
 
     /// Whether `token` verifies now, asked through the verify handler.
     pub async fn verifies(&self, token: &str) -> bool {
-        let response = tokengate::handlers::verify(
+        let response = call(
+            tokengate::handlers::verify,
             &self.tokens,
             ApiRequest::get("/auth/verify")
                 .header("X-Auth-Token", token)
@@ -172,7 +188,8 @@ impl TestApp {
 
     /// Signs up `email` with `password` and returns the response body.
     pub async fn sign_up(&self, email: &str, password: &str) -> Value {
-        let response = tokengate::handlers::signup(
+        let response = call(
+            tokengate::handlers::signup,
             &self.accounts,
             ApiRequest::post("/auth/signup")
                 .json(&json!({"email": email, "password": password}))
@@ -182,6 +199,18 @@ impl TestApp {
         assert_eq!(response.status(), 201, "{}", text(&response));
         body_json(&response)
     }
+}
+
+/// Runs `handler` over `state` as its function would: an error becomes its problem+json.
+pub async fn call<'a, S, Fut>(
+    handler: impl FnOnce(&'a S, Request) -> Fut,
+    state: &'a S,
+    request: Request,
+) -> Response<Body>
+where
+    Fut: Future<Output = Answer>,
+{
+    respond(handler(state, request).await)
 }
 
 /// An API Gateway HTTP API (payload 2.0) event under construction.

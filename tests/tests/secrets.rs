@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use tokengate::handlers;
-use tokengate_tests::{ApiRequest, TestApp, body_json};
+use tokengate_tests::{ApiRequest, TestApp, body_json, call};
 
 #[derive(Clone, Default)]
 struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
@@ -47,7 +47,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             .unwrap()
             .to_owned(),
     ];
-    let login = handlers::login(
+    let login = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .json(&json!({"email": "secret@example.com", "password": password}))
@@ -60,7 +61,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             .unwrap()
             .to_owned(),
     );
-    let minted = handlers::login_token(
+    let minted = call(
+        handlers::login_token,
         &app.accounts,
         ApiRequest::get("/api/login-token")
             .basic("secret@example.com", password)
@@ -74,7 +76,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             .unwrap()
             .to_owned(),
     );
-    let wrong = handlers::login(
+    let wrong = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic("secret@example.com", "not-the-Tr0ub4dor")
@@ -82,7 +85,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     )
     .await;
     assert_eq!(wrong.status(), 401);
-    handlers::verify(
+    call(
+        handlers::verify,
         &app.tokens,
         ApiRequest::get("/auth/verify")
             .header("Authorization", &format!("Bearer {}", tokens[0]))
@@ -92,7 +96,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
 
     // The lifecycle: a password change, a logout, a logout everywhere, and a lock-out.
     let new_password = "N3w-Correct-Secret";
-    let changed = handlers::change_password(
+    let changed = call(
+        handlers::change_password,
         &app.accounts,
         ApiRequest::post("/auth/password")
             .header("X-Auth-Token", &tokens[1])
@@ -107,7 +112,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             .unwrap()
             .to_owned(),
     );
-    let logout = handlers::logout(
+    let logout = call(
+        handlers::logout,
         &app.tokens,
         ApiRequest::post("/auth/logout")
             .query("x-auth-token", &tokens[3])
@@ -115,7 +121,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     )
     .await;
     assert_eq!(logout.status(), 200);
-    let again = handlers::login(
+    let again = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic("secret@example.com", new_password)
@@ -128,7 +135,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             .unwrap()
             .to_owned(),
     );
-    let everywhere = handlers::logout_all(
+    let everywhere = call(
+        handlers::logout_all,
         &app.accounts,
         ApiRequest::post("/auth/logout-all")
             .header("Authorization", &format!("Bearer {}", tokens[4]))
@@ -137,7 +145,8 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     .await;
     assert_eq!(everywhere.status(), 200);
     for _ in 0..6 {
-        handlers::login(
+        call(
+            handlers::login,
             &app.accounts,
             ApiRequest::post("/auth/login")
                 .json(&json!({"email": "secret@example.com", "password": password}))

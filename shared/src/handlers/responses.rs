@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::store::UserProfile;
+use crate::accounts::records::UserProfile;
 use crate::tokens::IssuedToken;
 
 /// The user object returned by signup and login.
@@ -27,7 +27,7 @@ impl<'a> UserObject<'a> {
         let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(profile.created_at);
         Self {
             id: profile.id.to_string(),
-            email: &profile.email,
+            email: profile.email.as_str(),
             firstname: profile.firstname.as_deref(),
             lastname: profile.lastname.as_deref(),
             name: (!parts.is_empty()).then(|| parts.join(" ")),

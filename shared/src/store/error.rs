@@ -10,23 +10,20 @@ pub enum StoreError {
     /// DynamoDB could not be reached, timed out, throttled or failed; worth a retry later.
     #[error("DynamoDB call failed: {0}")]
     Unavailable(String),
-    /// A transaction's condition did not hold; `index` is the first failing item.
-    #[error("condition failed on transaction item {index}")]
-    ConditionFailed {
-        /// Position of the failing item in the transaction.
-        index: usize,
-    },
     /// Another transaction on the same items was in flight; retrying may succeed.
     #[error("transaction conflicted with a concurrent one")]
     Conflict,
-    /// An item did not have the shape this code writes.
+    /// An item did not have the shape this code writes; retrying will not help.
     #[error("stored item is malformed: {0}")]
     Corrupt(&'static str),
+    /// The SDK refused to build a request this code put together; a bug, not an outage.
+    #[error("could not build a DynamoDB request: {0}")]
+    Request(&'static str),
 }
 
 impl StoreError {
     /// Wraps any SDK failure; the message is for logs and never reaches a client.
-    pub fn unavailable<E, R>(error: SdkError<E, R>) -> Self
+    pub(super) fn unavailable<E, R>(error: SdkError<E, R>) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -34,50 +31,58 @@ impl StoreError {
         Self::Unavailable(DisplayErrorContext(error).to_string())
     }
 
-    /// Classifies a failed conditional `UpdateItem`: its condition not holding is
-    /// [`Self::ConditionFailed`] with index 0, anything else [`Self::Unavailable`].
-    pub fn from_update<R>(error: SdkError<UpdateItemError, R>) -> Self
+    /// What a conditional `UpdateItem` came to: `Ok(true)` written, `Ok(false)` its condition
+    /// did not hold (nothing written), else the error.
+    pub(super) fn conditional_update<T, R>(
+        sent: Result<T, SdkError<UpdateItemError, R>>,
+    ) -> Result<bool, Self>
     where
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        match error.as_service_error() {
-            Some(e) if e.is_conditional_check_failed_exception() => {
-                Self::ConditionFailed { index: 0 }
+        match sent {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
             }
-            _ => Self::unavailable(error),
+            Err(error) => Err(Self::unavailable(error)),
         }
     }
 
-    /// Classifies a failed `TransactWriteItems`.
-    pub fn from_transaction<R>(error: SdkError<TransactWriteItemsError, R>) -> Self
+    /// Classifies a failed `TransactWriteItems`: `Ok(index)` of the first item whose condition
+    /// did not hold, else the error ([`Self::Conflict`] when it met a concurrent transaction).
+    pub(super) fn from_transaction<R>(
+        error: SdkError<TransactWriteItemsError, R>,
+    ) -> Result<usize, Self>
     where
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        if let SdkError::ServiceError(service) = &error
-            && let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
-        {
-            let reasons = cancelled.cancellation_reasons();
-            if let Some(index) = reasons
-                .iter()
-                .position(|reason| reason.code() == Some("ConditionalCheckFailed"))
-            {
-                return Self::ConditionFailed { index };
-            }
-            if reasons
-                .iter()
-                .any(|reason| reason.code() == Some("TransactionConflict"))
-            {
-                return Self::Conflict;
+        if let SdkError::ServiceError(service) = &error {
+            match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    if let Some(index) = reasons
+                        .iter()
+                        .position(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                    {
+                        return Ok(index);
+                    }
+                    if reasons
+                        .iter()
+                        .any(|reason| reason.code() == Some("TransactionConflict"))
+                    {
+                        return Err(Self::Conflict);
+                    }
+                }
+                TransactWriteItemsError::TransactionInProgressException(_) => {
+                    return Err(Self::Conflict);
+                }
+                _ => {}
             }
         }
-        if let SdkError::ServiceError(service) = &error
-            && matches!(
-                service.err(),
-                TransactWriteItemsError::TransactionInProgressException(_)
-            )
-        {
-            return Self::Conflict;
-        }
-        Self::unavailable(error)
+        Err(Self::unavailable(error))
     }
 }

@@ -15,7 +15,10 @@ use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::config::ConfigError;
+/// Why the roots named by `AWS_CA_BUNDLE` cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {0}", name = CA_BUNDLE_VARIABLE)]
+pub struct CaBundleError(String);
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, the roots of Amazon Trust Services.
 pub const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
@@ -24,14 +27,11 @@ pub const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../../certs/amazon-trus
 pub const CA_BUNDLE_VARIABLE: &str = "AWS_CA_BUNDLE";
 
 /// The roots to trust: `AWS_CA_BUNDLE`'s file when set, else Amazon Trust Services.
-pub fn trusted_roots(ca_bundle: Option<&str>) -> Result<Vec<u8>, ConfigError> {
+pub fn trusted_roots(ca_bundle: Option<&str>) -> Result<Vec<u8>, CaBundleError> {
     let Some(path) = ca_bundle.map(str::trim).filter(|path| !path.is_empty()) else {
         return Ok(AMAZON_TRUST_SERVICES.to_vec());
     };
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: CA_BUNDLE_VARIABLE,
-        reason,
-    };
+    let invalid = CaBundleError;
     let bundle = std::fs::read(path).map_err(|error| invalid(format!("unreadable: {error}")))?;
     let certificates = CertificateDer::pem_slice_iter(&bundle)
         .collect::<Result<Vec<_>, _>>()

@@ -1,4 +1,6 @@
-//! DynamoDB: the client, the two tables' item layouts, and SDK errors turned into [`StoreError`].
+//! DynamoDB: the client, the two tables' item layouts, and the conversions between items and
+//! the use-cases' records. Every method answers with a named outcome or a [`StoreError`]; no SDK
+//! type and no position in a transaction leaves this module.
 //!
 //! Users table (key `pk`): `email#<email>` holds the account and its password hash (the email
 //! claim that makes addresses unique); `user#<id>` holds the public profile for lookups by id.
@@ -24,22 +26,21 @@ use aws_config::timeout::TimeoutConfig;
 pub use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use crate::config::ConfigError;
-
 pub use error::StoreError;
+pub use https::CaBundleError;
 pub use schema::create_tables;
-pub use tokens::{CurrentToken, ReplaceCurrent, TokenRecord, TokenStore};
-pub use users::{LoginFailures, NewAccount, StoredAccount, UserProfile, UserStore};
+pub use tokens::{TokenIssue, TokenRevocation};
+pub use users::{AccountCreation, FailuresUpdate, HashUpgrade, PasswordReplacement};
 
 /// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
 ///
 /// Region, credentials and endpoint come from the environment variables Lambda sets (and
 /// `AWS_ENDPOINT_URL_DYNAMODB`, which points it at DynamoDB Local); naming those providers
 /// spares each cold start the SDK's default chains (profile files, SSO, an STS client).
-/// TLS trusts Amazon Trust Services' roots, or `AWS_CA_BUNDLE`'s (see [`https`]); an unusable
-/// bundle is a configuration error. `timeout` bounds a whole call, retries included.
-pub async fn connect(timeout: Duration) -> Result<Client, ConfigError> {
-    let roots = https::trusted_roots(std::env::var(https::CA_BUNDLE_VARIABLE).ok().as_deref())?;
+/// TLS trusts Amazon Trust Services' roots, or those of the PEM file `ca_bundle` (see
+/// [`https`]); an unusable bundle is an error. `timeout` bounds a whole call, retries included.
+pub async fn connect(timeout: Duration, ca_bundle: Option<&str>) -> Result<Client, CaBundleError> {
+    let roots = https::trusted_roots(ca_bundle)?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(timeout.min(Duration::from_secs(1)))
         .operation_attempt_timeout(timeout / 2)
@@ -56,17 +57,50 @@ pub async fn connect(timeout: Duration) -> Result<Client, ConfigError> {
     Ok(Client::new(&config))
 }
 
-/// Writes `items` in one transaction: all or none ([`StoreError::from_transaction`] says which
-/// condition failed).
+/// Both tables over one client: the accounts (`users.rs`) and the tokens (`tokens.rs`).
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    users_table: String,
+    tokens_table: String,
+}
+
+impl Store {
+    /// The store over the tables named `users_table` and `tokens_table`.
+    pub fn new(
+        client: Client,
+        users_table: impl Into<String>,
+        tokens_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            users_table: users_table.into(),
+            tokens_table: tokens_table.into(),
+        }
+    }
+}
+
+/// How a transaction ended, short of a [`StoreError`].
+enum Transaction {
+    /// Every item was written.
+    Written,
+    /// The condition of the item at this position did not hold; nothing was written.
+    ConditionFailed(usize),
+}
+
+/// Writes `items` in one transaction: all or none. A transaction that collided with a
+/// concurrent one is [`StoreError::Conflict`].
 async fn write_atomically(
     client: &Client,
     items: Vec<TransactWriteItem>,
-) -> Result<(), StoreError> {
-    client
+) -> Result<Transaction, StoreError> {
+    match client
         .transact_write_items()
         .set_transact_items(Some(items))
         .send()
         .await
-        .map_err(StoreError::from_transaction)?;
-    Ok(())
+    {
+        Ok(_) => Ok(Transaction::Written),
+        Err(error) => StoreError::from_transaction(error).map(Transaction::ConditionFailed),
+    }
 }

@@ -13,7 +13,7 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
         .attribute_name(name)
         .key_type(kind)
         .build()
-        .map_err(|_| StoreError::Corrupt("key schema"))
+        .map_err(|_| StoreError::Request("key schema"))
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
@@ -21,7 +21,7 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
         .build()
-        .map_err(|_| StoreError::Corrupt("attribute definition"))
+        .map_err(|_| StoreError::Request("attribute definition"))
 }
 
 async fn create_if_absent(
@@ -53,7 +53,7 @@ async fn create_if_absent(
         .attribute_name("expire")
         .enabled(true)
         .build()
-        .map_err(|_| StoreError::Corrupt("ttl specification"))?;
+        .map_err(|_| StoreError::Request("ttl specification"))?;
     client
         .update_time_to_live()
         .table_name(table)

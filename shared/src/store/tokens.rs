@@ -1,40 +1,38 @@
 //! Issued tokens in the tokens table. Only ids are stored: the token text needs the signing key.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 
 use super::item::{Item, get_n, get_s, n, s};
-use super::{StoreError, write_atomically};
+use super::{Store, StoreError, Transaction, write_atomically};
+use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::retry::Attempts;
+use crate::tokens::records::{CurrentToken, NewToken, ReplaceCurrent, TokenRecord};
 
-/// What the table knows of one issued token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// The application the token was issued for.
-    pub client_id: String,
-    /// When it stops being valid, Unix seconds (also the TTL attribute).
-    pub expire: u64,
-}
-
-/// The token login-token hands out again for one (application, user) pair.
+/// What recording a new token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrentToken {
-    /// The token's id.
-    pub token: TokenId,
-    /// Its expiry, Unix seconds.
-    pub expire: u64,
+pub enum TokenIssue {
+    /// Recorded, and now the pair's current token.
+    Issued,
+    /// Another caller changed the pair's current token first; nothing written.
+    PointerMoved,
+    /// The account's session generation is no longer the token's; nothing written.
+    GenerationMoved,
 }
 
-/// When issuing a token may replace the pair's current one.
+/// What revoking one token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplaceCurrent {
-    /// Always (login and signup hand out a fresh token).
-    Always,
-    /// Only when the pair has no current token.
-    IfAbsent,
-    /// Only when the current token is still this (expired) one.
-    IfStill(TokenId),
+pub enum TokenRevocation {
+    /// Its record is gone; it no longer verifies.
+    Revoked,
+    /// There was no record (revoked before, or expired and swept).
+    NotFound,
+    /// The pair's current token changed meanwhile; nothing written.
+    PointerMoved,
 }
+
+/// How many times a batch delete re-sends what DynamoDB left unprocessed.
+const BATCH_ATTEMPTS: u32 = 6;
 
 fn token_key(token: &TokenId) -> String {
     format!("token#{token}")
@@ -44,27 +42,35 @@ fn current_key(client_id: &str) -> String {
     format!("current#{client_id}")
 }
 
-/// The tokens table.
-#[derive(Debug, Clone)]
-pub struct TokenStore {
-    client: Client,
-    table: String,
+impl TryFrom<&Item> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            client_id: get_s(item, "client_id")?,
+            expire: get_n(item, "expire")?,
+        })
+    }
 }
 
-impl TokenStore {
-    /// The store over `table`.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
+impl TryFrom<&Item> for CurrentToken {
+    type Error = StoreError;
 
-    async fn get(&self, user: &UserId, sk: String) -> Result<Option<Item>, StoreError> {
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        let token = get_s(item, "token_id")?;
+        Ok(Self {
+            token: TokenId::parse(&token).ok_or(StoreError::Corrupt("token_id"))?,
+            expire: get_n(item, "expire")?,
+        })
+    }
+}
+
+impl Store {
+    async fn get_token_item(&self, user: &UserId, sk: String) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.tokens_table)
             .key("uid", s(user.to_string()))
             .key("sk", s(sk))
             .consistent_read(true)
@@ -75,72 +81,59 @@ impl TokenStore {
     }
 
     /// The record of token `token` of `user`, read strongly consistent so revocation shows at once.
-    pub async fn find(
+    pub async fn find_token(
         &self,
         user: &UserId,
         token: &TokenId,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        self.get(user, token_key(token))
+        self.get_token_item(user, token_key(token))
             .await?
-            .map(|item| {
-                Ok(TokenRecord {
-                    client_id: get_s(&item, "client_id")?,
-                    expire: get_n(&item, "expire")?,
-                })
-            })
+            .as_ref()
+            .map(TokenRecord::try_from)
             .transpose()
     }
 
     /// The current token of the pair (`user`, `client_id`), if one was recorded.
-    pub async fn current(
+    pub async fn current_token(
         &self,
         user: &UserId,
         client_id: &str,
     ) -> Result<Option<CurrentToken>, StoreError> {
-        self.get(user, current_key(client_id))
+        self.get_token_item(user, current_key(client_id))
             .await?
-            .map(|item| {
-                let token = get_s(&item, "token_id")?;
-                Ok(CurrentToken {
-                    token: TokenId::parse(&token).ok_or(StoreError::Corrupt("token_id"))?,
-                    expire: get_n(&item, "expire")?,
-                })
-            })
+            .as_ref()
+            .map(CurrentToken::try_from)
             .transpose()
     }
 
-    /// The transaction items that record a new token of session `generation` and make it the
-    /// pair's current one.
-    pub fn issue_items(
+    /// The transaction items that record `token` and make it the pair's current one, as far
+    /// as `replace` allows: the record first, then the pointer.
+    pub(super) fn token_items(
         &self,
-        user: &UserId,
-        generation: u64,
-        client_id: &str,
-        current: CurrentToken,
-        issued_at: u64,
+        token: &NewToken,
         replace: ReplaceCurrent,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let uid = s(user.to_string());
+    ) -> Result<[TransactWriteItem; 2], StoreError> {
+        let uid = s(token.user.to_string());
         let record = Item::from([
             ("uid".into(), uid.clone()),
-            ("sk".into(), s(token_key(&current.token))),
-            ("client_id".into(), s(client_id)),
-            ("issued_at".into(), n(issued_at)),
-            ("expire".into(), n(current.expire)),
-            ("generation".into(), n(generation)),
+            ("sk".into(), s(token_key(&token.current.token))),
+            ("client_id".into(), s(&token.client_id)),
+            ("issued_at".into(), n(token.issued_at)),
+            ("expire".into(), n(token.current.expire)),
+            ("generation".into(), n(token.generation)),
         ]);
         let pointer = Item::from([
             ("uid".into(), uid),
-            ("sk".into(), s(current_key(client_id))),
-            ("token_id".into(), s(current.token.to_string())),
-            ("expire".into(), n(current.expire)),
+            ("sk".into(), s(current_key(&token.client_id))),
+            ("token_id".into(), s(token.current.token.to_string())),
+            ("expire".into(), n(token.current.expire)),
         ]);
         let record = Put::builder()
-            .table_name(&self.table)
+            .table_name(&self.tokens_table)
             .set_item(Some(record))
             .condition_expression("attribute_not_exists(sk)");
         let pointer = Put::builder()
-            .table_name(&self.table)
+            .table_name(&self.tokens_table)
             .set_item(Some(pointer));
         let pointer = match replace {
             ReplaceCurrent::Always => pointer,
@@ -149,55 +142,55 @@ impl TokenStore {
                 .condition_expression("token_id = :seen")
                 .expression_attribute_values(":seen", s(seen.to_string())),
         };
-        [record, pointer]
-            .into_iter()
-            .map(|put| {
-                put.build()
-                    .map(|put| TransactWriteItem::builder().put(put).build())
-                    .map_err(|_| StoreError::Corrupt("put request"))
-            })
-            .collect()
+        let item = |put: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            put.build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|_| StoreError::Request("put request"))
+        };
+        Ok([item(record)?, item(pointer)?])
     }
 
-    /// Records a new token as [`Self::issue_items`] describes, atomically, together with
-    /// `guards` (conditions on other items that must hold). [`StoreError::ConditionFailed`]
-    /// with index 1 means another caller changed the current token first; 2 and up, a guard.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn issue(
+    /// Records `token` and makes it the pair's current one as far as `replace` allows, in one
+    /// transaction with a check that the account `email` is still at the token's generation.
+    pub async fn issue_token(
+        &self,
+        token: &NewToken,
+        replace: ReplaceCurrent,
+        email: &Email,
+    ) -> Result<TokenIssue, StoreError> {
+        let [record, pointer] = self.token_items(token, replace)?;
+        let guard = self.generation_check(email, token.generation)?;
+        Ok(
+            match write_atomically(&self.client, vec![record, pointer, guard]).await? {
+                Transaction::Written => TokenIssue::Issued,
+                Transaction::ConditionFailed(2) => TokenIssue::GenerationMoved,
+                // The record (0) is new by its random id; the pointer (1) moved.
+                Transaction::ConditionFailed(_) => TokenIssue::PointerMoved,
+            },
+        )
+    }
+
+    /// Deletes the record of `token` (and the pair's pointer when it points at it), so the
+    /// token stops verifying at once.
+    pub async fn revoke_token(
         &self,
         user: &UserId,
-        generation: u64,
-        client_id: &str,
-        current: CurrentToken,
-        issued_at: u64,
-        replace: ReplaceCurrent,
-        guards: &[TransactWriteItem],
-    ) -> Result<(), StoreError> {
-        let mut items =
-            self.issue_items(user, generation, client_id, current, issued_at, replace)?;
-        items.extend_from_slice(guards);
-        write_atomically(&self.client, items).await
-    }
-}
-
-impl TokenStore {
-    /// Deletes the record of `token` (and the pair's pointer when it points at it), so the
-    /// token stops verifying at once. Returns whether there was a record.
-    pub async fn revoke(&self, user: &UserId, token: &TokenId) -> Result<bool, StoreError> {
-        let Some(record) = self.find(user, token).await? else {
-            return Ok(false);
+        token: &TokenId,
+    ) -> Result<TokenRevocation, StoreError> {
+        let Some(record) = self.find_token(user, token).await? else {
+            return Ok(TokenRevocation::NotFound);
         };
         let uid = s(user.to_string());
         let delete_record = Delete::builder()
-            .table_name(&self.table)
+            .table_name(&self.tokens_table)
             .key("uid", uid.clone())
             .key("sk", s(token_key(token)));
-        let pointed_at = self.current(user, &record.client_id).await?;
+        let pointed_at = self.current_token(user, &record.client_id).await?;
         let mut items = vec![delete_record];
         if pointed_at.is_some_and(|current| current.token == *token) {
             items.push(
                 Delete::builder()
-                    .table_name(&self.table)
+                    .table_name(&self.tokens_table)
                     .key("uid", uid)
                     .key("sk", s(current_key(&record.client_id)))
                     .condition_expression("token_id = :token")
@@ -210,15 +203,17 @@ impl TokenStore {
                 delete
                     .build()
                     .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                    .map_err(|_| StoreError::Corrupt("delete request"))
+                    .map_err(|_| StoreError::Request("delete request"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        write_atomically(&self.client, items).await?;
-        Ok(true)
+        Ok(match write_atomically(&self.client, items).await? {
+            Transaction::Written => TokenRevocation::Revoked,
+            Transaction::ConditionFailed(_) => TokenRevocation::PointerMoved,
+        })
     }
 
     /// Deletes every token record and pointer of `user`; returns how many tokens there were.
-    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
+    pub async fn revoke_all_tokens(&self, user: &UserId) -> Result<usize, StoreError> {
         let uid = s(user.to_string());
         let mut keys = Vec::new();
         let mut start = None;
@@ -226,7 +221,7 @@ impl TokenStore {
             let page = self
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(&self.tokens_table)
                 .key_condition_expression("uid = :uid")
                 .expression_attribute_values(":uid", uid.clone())
                 .projection_expression("sk")
@@ -252,30 +247,27 @@ impl TokenStore {
                         .key("uid", uid.clone())
                         .key("sk", s(sk))
                         .build()
-                        .map_err(|_| StoreError::Corrupt("delete request"))?;
+                        .map_err(|_| StoreError::Request("delete request"))?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            for attempt in 0u32.. {
+            let mut attempts = Attempts::new(BATCH_ATTEMPTS);
+            while !requests.is_empty() {
+                attempts.next_attempt().await.map_err(|_| {
+                    StoreError::Unavailable("DynamoDB kept leaving deletions unprocessed".into())
+                })?;
                 let output = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, requests)
+                    .request_items(&self.tokens_table, std::mem::take(&mut requests))
                     .send()
                     .await
                     .map_err(StoreError::unavailable)?;
                 requests = output
                     .unprocessed_items()
-                    .and_then(|unprocessed| unprocessed.get(&self.table))
+                    .and_then(|unprocessed| unprocessed.get(&self.tokens_table))
                     .cloned()
                     .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt >= 5 {
-                    return Err(StoreError::Unavailable("tokens left unprocessed".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
             }
         }
         Ok(tokens)

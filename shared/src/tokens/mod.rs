@@ -1,21 +1,21 @@
-//! Token use-cases: issue, hand out again, verify.
+//! Token use-cases: issue, hand out again, verify, revoke.
 
-mod format;
+pub mod format;
+pub mod records;
 
 use std::time::Duration;
-
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub use format::{AccessToken, SigningKey, TOKEN_LEN, TokenClaims};
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
 use crate::problem::{ApiError, AuthScheme};
-use crate::store::{CurrentToken, ReplaceCurrent, StoreError, TokenRecord, TokenStore};
+use crate::retry::Attempts;
+use crate::store::{Store, StoreError, TokenIssue, TokenRevocation};
+use records::{CurrentToken, NewToken, ReplaceCurrent, TokenRecord};
 
-/// How many times login-token re-reads and retries when concurrent callers race it.
+/// How many times login-token and logout re-read and retry when concurrent callers race them.
 const ISSUE_ATTEMPTS: u32 = 8;
 
 /// A token as handed to a client, with what the response tells about it.
@@ -47,10 +47,30 @@ pub enum Verification {
     Invalid,
 }
 
+/// What handing out a token came to, short of an error.
+#[derive(Debug, Clone)]
+pub enum Handout {
+    /// The token the client gets.
+    Token(IssuedToken),
+    /// The account's session generation moved on since it was read: nothing was issued.
+    GenerationMoved,
+}
+
+/// The session a token is issued into: the account's email and its session generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    /// Whose session it is.
+    pub user: UserId,
+    /// The account's email, the key its generation is checked under.
+    pub email: &'a Email,
+    /// The generation read from the account; the token is recorded only while it still is.
+    pub generation: u64,
+}
+
 /// Issues and checks tokens. One per cold start.
 #[derive(Clone)]
 pub struct Tokens {
-    store: TokenStore,
+    store: Store,
     key: SigningKey,
     ttl: Duration,
     clock: SharedClock,
@@ -58,23 +78,13 @@ pub struct Tokens {
 
 impl Tokens {
     /// The token use-cases over `store`.
-    pub fn new(store: TokenStore, key: SigningKey, ttl: Duration, clock: SharedClock) -> Self {
+    pub fn new(store: Store, key: SigningKey, ttl: Duration, clock: SharedClock) -> Self {
         Self {
             store,
             key,
             ttl,
             clock,
         }
-    }
-
-    /// Builds the token use-cases from `config` over one DynamoDB `client`.
-    pub fn from_config(config: &Config, client: Client, clock: SharedClock) -> Self {
-        Self::new(
-            TokenStore::new(client, &config.tokens_table),
-            config.signing_key.clone(),
-            config.token_ttl,
-            clock,
-        )
     }
 
     /// The clock every expiry is judged by.
@@ -91,99 +101,82 @@ impl Tokens {
         }
     }
 
-    fn fresh(&self) -> (CurrentToken, u64) {
+    /// A fresh token of `session` for `client_id`, not yet recorded.
+    pub fn fresh(&self, session: &Session<'_>, client_id: &str) -> NewToken {
         let now = self.clock.now();
-        let current = CurrentToken {
-            token: TokenId::generate(),
-            expire: now.saturating_add(self.ttl.as_secs()),
-        };
-        (current, now)
+        NewToken {
+            user: session.user,
+            current: CurrentToken {
+                token: TokenId::generate(),
+                expire: now.saturating_add(self.ttl.as_secs()),
+            },
+            client_id: client_id.to_owned(),
+            issued_at: now,
+            generation: session.generation,
+        }
     }
 
-    /// A fresh token for (`user`, `client_id`) of session `generation` and the transaction items that record it as the
-    /// pair's current token; for a caller that writes more in the same transaction (signup).
-    pub fn fresh_token_items(
-        &self,
-        user: UserId,
-        generation: u64,
-        client_id: &str,
-    ) -> Result<(IssuedToken, Vec<TransactWriteItem>), StoreError> {
-        let (current, now) = self.fresh();
-        let items = self.store.issue_items(
-            &user,
-            generation,
-            client_id,
-            current,
-            now,
-            ReplaceCurrent::Always,
-        )?;
-        Ok((self.handed_out(user, current), items))
+    /// The token a client gets for the recorded `token`.
+    pub fn hand_out(&self, token: &NewToken) -> IssuedToken {
+        self.handed_out(token.user, token.current)
     }
 
-    /// Issues a fresh token for (`user`, `client_id`) of session `generation` and makes it the pair's current one,
-    /// provided `guards` hold ([`StoreError::ConditionFailed`] with index 2 and up if not).
+    /// Issues a fresh token of `session` for `client_id` and makes it the pair's current one,
+    /// provided the session's generation still holds.
     pub async fn issue_fresh(
         &self,
-        user: UserId,
-        generation: u64,
+        session: &Session<'_>,
         client_id: &str,
-        guards: &[TransactWriteItem],
-    ) -> Result<IssuedToken, StoreError> {
-        let (current, now) = self.fresh();
-        self.store
-            .issue(
-                &user,
-                generation,
-                client_id,
-                current,
-                now,
-                ReplaceCurrent::Always,
-                guards,
-            )
-            .await?;
-        Ok(self.handed_out(user, current))
+    ) -> Result<Handout, ApiError> {
+        let token = self.fresh(session, client_id);
+        let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
+        loop {
+            attempts.next_attempt().await?;
+            match self
+                .store
+                .issue_token(&token, ReplaceCurrent::Always, session.email)
+                .await
+            {
+                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token))),
+                Ok(TokenIssue::GenerationMoved) => return Ok(Handout::GenerationMoved),
+                // Nothing conditions the pointer of a fresh token: only a collision of
+                // concurrent transactions lands here.
+                Ok(TokenIssue::PointerMoved) | Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
     }
 
-    /// The pair's current token while it is unexpired, otherwise a new one. Concurrent callers
-    /// all get the same token: the pointer to it is replaced only under a condition on what
-    /// each caller saw, and a caller that loses the race reads the winner's token.
-    /// A new token is only issued while `guards` hold ([`StoreError::ConditionFailed`] with
-    /// index 2 and up if not).
+    /// The pair's current token while it is unexpired, otherwise a new one of `session`.
+    /// Concurrent callers all get the same token: the pointer to it is replaced only under a
+    /// condition on what each caller saw, and a caller that loses the race reads the winner's.
     pub async fn current_or_issue(
         &self,
-        user: UserId,
-        generation: u64,
+        session: &Session<'_>,
         client_id: &str,
-        guards: &[TransactWriteItem],
-    ) -> Result<IssuedToken, StoreError> {
-        for attempt in 0..ISSUE_ATTEMPTS {
-            let seen = self.store.current(&user, client_id).await?;
+    ) -> Result<Handout, ApiError> {
+        let user = session.user;
+        let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
+        loop {
+            attempts.next_attempt().await?;
+            let seen = self.store.current_token(&user, client_id).await?;
             if let Some(current) = seen
                 && current.expire > self.clock.now()
             {
-                return Ok(self.handed_out(user, current));
+                return Ok(Handout::Token(self.handed_out(user, current)));
             }
-            let (fresh, now) = self.fresh();
+            let token = self.fresh(session, client_id);
             let replace = seen.map_or(ReplaceCurrent::IfAbsent, |old| {
                 ReplaceCurrent::IfStill(old.token)
             });
-            match self
-                .store
-                .issue(&user, generation, client_id, fresh, now, replace, guards)
-                .await
-            {
-                Ok(()) => return Ok(self.handed_out(user, fresh)),
-                Err(StoreError::ConditionFailed { index: 0 | 1 } | StoreError::Conflict) => {
-                    let jitter = u64::from(crate::ids::random_bytes::<1>()[0] % 16);
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter))
-                        .await;
-                }
-                Err(other) => return Err(other),
+            match self.store.issue_token(&token, replace, session.email).await {
+                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token))),
+                Ok(TokenIssue::GenerationMoved) => return Ok(Handout::GenerationMoved),
+                // Another caller replaced the pointer first: read the winner's token.
+                Ok(TokenIssue::PointerMoved) | Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
             }
         }
-        Err(StoreError::Unavailable(
-            "login-token kept losing races for one pair".into(),
-        ))
     }
 
     /// The claims and record of `presented` if it is valid now; otherwise the error a route
@@ -208,20 +201,21 @@ impl Tokens {
             .key
             .authenticate(&presented)
             .ok_or(ApiError::InvalidToken)?;
-        for _ in 0..ISSUE_ATTEMPTS {
-            match self.store.revoke(&claims.user, &claims.token).await {
-                Ok(_) => return Ok(()),
+        let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
+        loop {
+            attempts.next_attempt().await?;
+            match self.store.revoke_token(&claims.user, &claims.token).await {
+                Ok(TokenRevocation::Revoked | TokenRevocation::NotFound) => return Ok(()),
                 // The pair's pointer moved meanwhile: read again.
-                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                Ok(TokenRevocation::PointerMoved) | Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(StoreError::Unavailable("logout kept losing races".into()).into())
     }
 
     /// Revokes every token of `user`; returns how many there were.
     pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
-        self.store.revoke_all(user).await
+        self.store.revoke_all_tokens(user).await
     }
 
     /// Checks a presented token: its tag first (no store call for garbage or forgeries), then
@@ -230,7 +224,7 @@ impl Tokens {
         let Some(claims) = self.key.authenticate(presented) else {
             return Ok(Verification::Invalid);
         };
-        let Some(record) = self.store.find(&claims.user, &claims.token).await? else {
+        let Some(record) = self.store.find_token(&claims.user, &claims.token).await? else {
             return Ok(Verification::Invalid);
         };
         if record.expire <= self.clock.now() {

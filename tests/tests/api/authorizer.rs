@@ -167,7 +167,7 @@ async fn rest_api_allow_covers_the_whole_stage_and_deny_names_the_method() {
 async fn a_store_fault_is_a_deny_not_an_error() {
     let app = TestApp::spawn().await;
     let (token, _, _) = issued(&app, "fault-authz@example.com").await;
-    let healthy = tokengate::store::connect(Duration::from_millis(300))
+    let healthy = tokengate::store::connect(Duration::from_millis(300), None)
         .await
         .expect("client");
     let down = aws_sdk_dynamodb::Client::from_conf(

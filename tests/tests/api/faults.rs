@@ -1,15 +1,15 @@
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokengate::handlers;
-use tokengate::profiles::Profiles;
 use tokengate::store::{self, Client};
-use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, local_client, test_config};
+use tokengate_tests::{
+    ApiRequest, TestApp, assert_problem, body_json, call, local_client, test_config,
+};
 
 /// A client of a DynamoDB that is not there: `endpoint` refuses or never answers.
 async fn client_of(endpoint: &str, timeout: Duration) -> Client {
-    let healthy = store::connect(timeout).await.expect("client");
+    let healthy = store::connect(timeout, None).await.expect("client");
     Client::from_conf(healthy.config().to_builder().endpoint_url(endpoint).build())
 }
 
@@ -20,56 +20,64 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
     );
     let started = Instant::now();
     let responses = [
-        handlers::signup(
+        call(
+            handlers::signup,
             &app.accounts,
             ApiRequest::post("/auth/signup")
                 .json(&json!({"email": "down@example.com", "password": "correct horse"}))
                 .build(),
         )
         .await,
-        handlers::login(
+        call(
+            handlers::login,
             &app.accounts,
             ApiRequest::post("/auth/login")
                 .basic("down@example.com", "correct horse")
                 .build(),
         )
         .await,
-        handlers::login_token(
+        call(
+            handlers::login_token,
             &app.accounts,
             ApiRequest::get("/api/login-token")
                 .basic("down@example.com", "correct horse")
                 .build(),
         )
         .await,
-        handlers::verify(
+        call(
+            handlers::verify,
             &app.tokens,
             ApiRequest::get("/auth/verify")
                 .header("X-Auth-Token", token.expose())
                 .build(),
         )
         .await,
-        handlers::me(
-            &Profiles::from_config(&app.config, app.client.clone(), Arc::new(app.clock.clone())),
+        call(
+            handlers::me,
+            &app.profiles(),
             ApiRequest::get("/api/me")
                 .header("X-Auth-Token", token.expose())
                 .build(),
         )
         .await,
-        handlers::logout(
+        call(
+            handlers::logout,
             &app.tokens,
             ApiRequest::post("/auth/logout")
                 .header("X-Auth-Token", token.expose())
                 .build(),
         )
         .await,
-        handlers::logout_all(
+        call(
+            handlers::logout_all,
             &app.accounts,
             ApiRequest::post("/auth/logout-all")
                 .header("X-Auth-Token", token.expose())
                 .build(),
         )
         .await,
-        handlers::change_password(
+        call(
+            handlers::change_password,
             &app.accounts,
             ApiRequest::post("/auth/password")
                 .header("X-Auth-Token", token.expose())
@@ -137,7 +145,8 @@ async fn a_signup_that_hit_an_outage_left_nothing_behind() {
         false,
     )
     .await;
-    let response = handlers::signup(
+    let response = call(
+        handlers::signup,
         &down.accounts,
         ApiRequest::post("/auth/signup")
             .json(&json!({"email": "half@example.com", "password": "correct horse"}))
@@ -158,7 +167,8 @@ async fn a_signup_that_hit_an_outage_left_nothing_behind() {
 async fn garbage_tokens_are_refused_without_asking_the_store() {
     let client = client_of("http://127.0.0.1:9", Duration::from_millis(300)).await;
     let app = TestApp::with_client(client, test_config(), false).await;
-    let response = handlers::verify(
+    let response = call(
+        handlers::verify,
         &app.tokens,
         ApiRequest::get("/auth/verify")
             .query("authToken", "tg1_forged")
@@ -171,4 +181,35 @@ async fn garbage_tokens_are_refused_without_asking_the_store() {
         json!({"success": true, "valid": false})
     );
     let _ = local_client;
+}
+
+#[tokio::test]
+async fn an_item_the_store_cannot_read_is_a_500_not_a_503() {
+    let app = TestApp::spawn().await;
+    app.sign_up("mangled@example.com", "correct horse").await;
+    // Something outside this code mangled the account: its password hash is now a number.
+    app.client
+        .update_item()
+        .table_name(&app.config.users_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("email#mangled@example.com".into()),
+        )
+        .update_expression("SET password_hash = :n")
+        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::N("7".into()))
+        .send()
+        .await
+        .expect("mangle the item");
+    let response = call(
+        handlers::login,
+        &app.accounts,
+        ApiRequest::post("/auth/login")
+            .basic("mangled@example.com", "correct horse")
+            .build(),
+    )
+    .await;
+    // Our fault, and retrying will not mend it: no Retry-After, and no internals in the body.
+    assert_problem(&response, 500, "An internal error occurred.");
+    assert!(!response.headers().contains_key("retry-after"));
+    assert!(!tokengate_tests::text(&response).contains("password_hash"));
 }

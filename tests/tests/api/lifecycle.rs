@@ -8,7 +8,7 @@ use tokengate::authorizer::Authorizer;
 use tokengate::handlers;
 use tokengate::passwords::HashParams;
 use tokengate_tests::{
-    ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, local_client, text,
+    ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call, local_client, text,
 };
 
 use crate::authorizer::{Place, allowed_http, http_api_event};
@@ -17,7 +17,8 @@ const PASSWORD: &str = "correct horse";
 
 /// Logs `email` in for application `client` and returns the fresh token.
 async fn log_in(app: &TestApp, email: &str, password: &str, client: &str) -> String {
-    let response = handlers::login(
+    let response = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic(email, password)
@@ -34,7 +35,8 @@ async fn log_in(app: &TestApp, email: &str, password: &str, client: &str) -> Str
 
 /// The token login-token hands `email` for the default application.
 async fn login_token(app: &TestApp, email: &str) -> String {
-    let response = handlers::login_token(
+    let response = call(
+        handlers::login_token,
         &app.accounts,
         ApiRequest::get("/api/login-token")
             .basic(email, PASSWORD)
@@ -59,11 +61,12 @@ fn with_token(request: ApiRequest, token: &str, place: usize) -> ApiRequest {
 }
 
 async fn logout(app: &TestApp, request: ApiRequest) -> lambda_http::Response<lambda_http::Body> {
-    handlers::logout(&app.tokens, request.build()).await
+    call(handlers::logout, &app.tokens, request.build()).await
 }
 
 async fn logout_all(app: &TestApp, token: &str) -> lambda_http::Response<lambda_http::Body> {
-    handlers::logout_all(
+    call(
+        handlers::logout_all,
         &app.accounts,
         ApiRequest::post("/auth/logout-all")
             .header("Authorization", &format!("Bearer {token}"))
@@ -77,7 +80,8 @@ async fn change_password(
     token: &str,
     body: &Value,
 ) -> lambda_http::Response<lambda_http::Body> {
-    handlers::change_password(
+    call(
+        handlers::change_password,
         &app.accounts,
         ApiRequest::post("/auth/password")
             .header("X-Auth-Token", token)
@@ -193,8 +197,12 @@ async fn logout_all_needs_a_valid_token() {
     let app = TestApp::spawn().await;
     let signup = app.sign_up("needs@example.com", PASSWORD).await;
     let token = signup["x-auth-token"].as_str().unwrap();
-    let missing =
-        handlers::logout_all(&app.accounts, ApiRequest::post("/auth/logout-all").build()).await;
+    let missing = call(
+        handlers::logout_all,
+        &app.accounts,
+        ApiRequest::post("/auth/logout-all").build(),
+    )
+    .await;
     assert_problem(&missing, 401, "No authentication credentials provided.");
     assert_problem(
         &logout_all(&app, "tg1_garbage").await,
@@ -257,7 +265,8 @@ async fn a_password_change_revokes_every_other_token_and_returns_a_fresh_one() {
         &claims.token.to_string()
     );
 
-    let old = handlers::login(
+    let old = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic("change@example.com", PASSWORD)
@@ -330,7 +339,8 @@ async fn malformed_password_changes_are_4xx_and_change_nothing() {
             "a problem never echoes a password"
         );
     }
-    let unauthenticated = handlers::change_password(
+    let unauthenticated = call(
+        handlers::change_password,
         &app.accounts,
         ApiRequest::post("/auth/password")
             .json(&json!({"current_password": PASSWORD, "new_password": "battery staple"}))
@@ -407,7 +417,8 @@ async fn a_weaker_stored_hash_is_upgraded_at_the_next_successful_login() {
     };
     let strong = TestApp::with_client(local_client().await, config, false).await;
     // A failed login changes nothing.
-    let failed = handlers::login(
+    let failed = call(
+        handlers::login,
         &strong.accounts,
         ApiRequest::post("/auth/login")
             .basic("upgrade@example.com", "not the password")

@@ -1,12 +1,13 @@
 use serde_json::json;
 use tokengate::handlers;
-use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, text};
+use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, call, text};
 
 #[tokio::test]
 async fn login_with_json_returns_a_fresh_token_and_the_user_object() {
     let app = TestApp::spawn().await;
     let signup = app.sign_up("ada@example.com", "correct horse").await;
-    let response = handlers::login(
+    let response = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .json(&json!({"email": "ADA@example.com", "password": "correct horse"}))
@@ -28,7 +29,8 @@ async fn login_with_basic_credentials_works_too() {
     let app = TestApp::spawn().await;
     app.sign_up("basic@example.com", "pass:with:colons \u{fc}")
         .await;
-    let response = handlers::login(
+    let response = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic("basic@example.com", "pass:with:colons \u{fc}")
@@ -45,7 +47,12 @@ async fn login_with_basic_credentials_works_too() {
 #[tokio::test]
 async fn login_without_credentials_is_401_with_a_challenge() {
     let app = TestApp::spawn().await;
-    let response = handlers::login(&app.accounts, ApiRequest::post("/auth/login").build()).await;
+    let response = call(
+        handlers::login,
+        &app.accounts,
+        ApiRequest::post("/auth/login").build(),
+    )
+    .await;
     assert_problem(&response, 401, "No authentication credentials provided.");
     assert!(
         response.headers()["www-authenticate"]
@@ -66,9 +73,14 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_after_the_same_wor
     };
 
     let before = app.accounts.hasher().evaluations();
-    let wrong_password = handlers::login(&app.accounts, attempt("known@example.com")).await;
+    let wrong_password = call(handlers::login, &app.accounts, attempt("known@example.com")).await;
     let after_wrong = app.accounts.hasher().evaluations();
-    let unknown_email = handlers::login(&app.accounts, attempt("nobody@example.com")).await;
+    let unknown_email = call(
+        handlers::login,
+        &app.accounts,
+        attempt("nobody@example.com"),
+    )
+    .await;
     let after_unknown = app.accounts.hasher().evaluations();
 
     assert_problem(&wrong_password, 401, "Wrong credentials.");
@@ -93,13 +105,15 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_after_the_same_wor
 #[tokio::test]
 async fn login_with_a_malformed_body_is_400() {
     let app = TestApp::spawn().await;
-    let response = handlers::login(
+    let response = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login").text("[1,2]").build(),
     )
     .await;
     assert_eq!(response.status(), 400);
-    let response = handlers::login(
+    let response = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .json(&json!({"email": "x@example.com", "password": "1234567"}))

@@ -2,10 +2,12 @@ use std::collections::HashSet;
 
 use futures::future::join_all;
 use tokengate::handlers;
-use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, text};
+use tokengate_tests::{
+    ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call, text,
+};
 
 async fn login_token(app: &TestApp, request: ApiRequest) -> serde_json::Value {
-    let response = handlers::login_token(&app.accounts, request.build()).await;
+    let response = call(handlers::login_token, &app.accounts, request.build()).await;
     assert_eq!(response.status(), 200, "{}", text(&response));
     assert_eq!(response.headers()["content-type"], "application/json");
     body_json(&response)
@@ -128,7 +130,7 @@ async fn a_password_with_colons_and_non_ascii_text_works_through_basic() {
 async fn missing_wrong_and_malformed_credentials_are_refused_clearly() {
     let app = TestApp::spawn().await;
     app.sign_up("who@example.com", "correct horse").await;
-    let call = |request: ApiRequest| handlers::login_token(&app.accounts, request.build());
+    let call = |request: ApiRequest| call(handlers::login_token, &app.accounts, request.build());
 
     let missing = call(ApiRequest::get("/api/login-token")).await;
     assert_problem(&missing, 401, "No authentication credentials provided.");

@@ -1,14 +1,10 @@
 use serde_json::json;
 use tokengate::handlers;
 use tokengate::profiles::Profiles;
-use tokengate::store::UserStore;
-use tokengate_tests::{ApiRequest, TTL_SECONDS, TestApp, assert_problem, body_json};
+use tokengate_tests::{ApiRequest, TTL_SECONDS, TestApp, assert_problem, body_json, call};
 
 fn profiles(app: &TestApp) -> Profiles {
-    Profiles::new(
-        UserStore::new(app.client.clone(), &app.config.users_table),
-        app.tokens.clone(),
-    )
+    app.profiles()
 }
 
 #[tokio::test]
@@ -19,7 +15,7 @@ async fn me_returns_the_user_named_by_the_authorizer() {
     let request = ApiRequest::get("/api/me")
         .authorizer_context(json!({"userId": user, "clientId": "default", "expire": 1}))
         .build();
-    let response = handlers::me(&profiles(&app), request).await;
+    let response = call(handlers::me, &profiles(&app), request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         body_json(&response),
@@ -33,7 +29,7 @@ async fn without_an_authorizer_me_checks_the_token_itself() {
     let signup = app.sign_up("self@example.com", "correct horse").await;
     let token = signup["x-auth-token"].as_str().unwrap();
     let profiles = profiles(&app);
-    let call = |request: ApiRequest| handlers::me(&profiles, request.build());
+    let call = |request: ApiRequest| call(handlers::me, &profiles, request.build());
 
     let ok =
         call(ApiRequest::get("/api/me").header("Authorization", &format!("Bearer {token}"))).await;

@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use tokengate::authorizer::Authorizer;
 use tokengate::handlers;
 use tokengate::profiles::Profiles;
-use tokengate::store::UserStore;
-use tokengate_tests::{ApiRequest, TestApp, body_json, text};
+use tokengate_tests::{ApiRequest, TestApp, body_json, call, text};
 use tokio::runtime::Runtime;
 
 /// One runtime and one set of tables for every case, with an account and a valid token.
@@ -35,10 +34,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         let token = signup["x-auth-token"].as_str().unwrap().to_owned();
         (app, token)
     });
-    let profiles = Profiles::new(
-        UserStore::new(app.client.clone(), &app.config.users_table),
-        app.tokens.clone(),
-    );
+    let profiles = app.profiles();
     let authorizer = Authorizer::new(app.tokens.clone(), std::time::Duration::ZERO);
     World {
         runtime,
@@ -90,14 +86,14 @@ impl Route {
     async fn call(self, world: &World, request: lambda_http::Request) -> Response<Body> {
         let (accounts, tokens) = (&world.app.accounts, &world.app.tokens);
         match self {
-            Self::Signup => handlers::signup(accounts, request).await,
-            Self::Login => handlers::login(accounts, request).await,
-            Self::LoginToken => handlers::login_token(accounts, request).await,
-            Self::Verify => handlers::verify(tokens, request).await,
-            Self::Me => handlers::me(&world.profiles, request).await,
-            Self::Logout => handlers::logout(tokens, request).await,
-            Self::LogoutAll => handlers::logout_all(accounts, request).await,
-            Self::Password => handlers::change_password(accounts, request).await,
+            Self::Signup => call(handlers::signup, accounts, request).await,
+            Self::Login => call(handlers::login, accounts, request).await,
+            Self::LoginToken => call(handlers::login_token, accounts, request).await,
+            Self::Verify => call(handlers::verify, tokens, request).await,
+            Self::Me => call(handlers::me, &world.profiles, request).await,
+            Self::Logout => call(handlers::logout, tokens, request).await,
+            Self::LogoutAll => call(handlers::logout_all, accounts, request).await,
+            Self::Password => call(handlers::change_password, accounts, request).await,
         }
     }
 }
@@ -262,12 +258,12 @@ proptest! {
         let email = format!("basic-{user}@example.com");
         let world = &*WORLD;
         let app = &world.app;
-        let signup = world.runtime.block_on(handlers::signup(
+        let signup = world.runtime.block_on(call(handlers::signup,
             &app.accounts,
             ApiRequest::post("/auth/signup").json(&json!({"email": email, "password": password})).build(),
         ));
         prop_assert_eq!(signup.status(), 201, "{}", text(&signup));
-        let response = world.runtime.block_on(handlers::login_token(
+        let response = world.runtime.block_on(call(handlers::login_token,
             &app.accounts,
             ApiRequest::get("/api/login-token").basic(&email, &password).build(),
         ));

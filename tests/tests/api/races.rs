@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
 use tokengate::handlers;
-use tokengate_tests::{ApiRequest, TestApp, body_json, text};
+use tokengate_tests::{ApiRequest, TestApp, body_json, call, text};
 
 const EMAIL: &str = "race-all@example.com";
 const PASSWORD: &str = "correct horse";
@@ -46,7 +46,8 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
                 let (app, finished) = (app.clone(), finished.clone());
                 tokio::spawn(async move {
                     let client = if i % 2 == 0 { "default" } else { "mobile" };
-                    let response = handlers::login_token(
+                    let response = call(
+                        handlers::login_token,
                         &app.accounts,
                         ApiRequest::get("/api/login-token")
                             .basic(EMAIL, PASSWORD)
@@ -63,7 +64,8 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
                 })
             })
             .collect();
-        let response = handlers::logout_all(
+        let response = call(
+            handlers::logout_all,
             &app.accounts,
             ApiRequest::post("/auth/logout-all")
                 .header("X-Auth-Token", &token)
@@ -90,7 +92,8 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
             }
         }
         // Whatever was handed out afterwards is a working token of the new session generation.
-        let after = handlers::login_token(
+        let after = call(
+            handlers::login_token,
             &app.accounts,
             ApiRequest::get("/api/login-token")
                 .basic(EMAIL, PASSWORD)

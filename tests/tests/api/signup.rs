@@ -1,7 +1,7 @@
 use futures::future::join_all;
 use serde_json::json;
 use tokengate::handlers;
-use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json};
+use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call};
 
 #[tokio::test]
 async fn signup_returns_201_with_a_working_token_and_the_user_object() {
@@ -9,7 +9,7 @@ async fn signup_returns_201_with_a_working_token_and_the_user_object() {
     let request = ApiRequest::post("/auth/signup")
         .json(&json!({"email": " Ada@Example.COM ", "password": "correct horse", "firstname": "Ada", "lastname": "Lovelace"}))
         .build();
-    let response = handlers::signup(&app.accounts, request).await;
+    let response = call(handlers::signup, &app.accounts, request).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body = body_json(&response);
@@ -25,7 +25,8 @@ async fn signup_returns_201_with_a_working_token_and_the_user_object() {
     assert_eq!(user["id"].as_str().unwrap().len(), 22);
 
     let token = body["x-auth-token"].as_str().unwrap();
-    let verified = handlers::verify(
+    let verified = call(
+        handlers::verify,
         &app.tokens,
         ApiRequest::get("/auth/verify")
             .query("authToken", token)
@@ -51,7 +52,8 @@ async fn a_second_signup_with_a_case_variant_of_the_email_is_409_and_changes_not
     let app = TestApp::spawn().await;
     app.sign_up("grace@example.com", "first password").await;
     let before = app.scan(&app.config.users_table).await;
-    let response = handlers::signup(
+    let response = call(
+        handlers::signup,
         &app.accounts,
         ApiRequest::post("/auth/signup")
             .json(&json!({"email": "GRACE@example.com ", "password": "second password"}))
@@ -81,7 +83,7 @@ async fn concurrent_signups_with_case_variants_create_exactly_one_account() {
         let request = ApiRequest::post("/auth/signup")
             .json(&json!({"email": variants[i % variants.len()], "password": format!("password {i}")}))
             .build();
-        handlers::signup(&app.accounts, request)
+        call(handlers::signup, &app.accounts, request)
     }))
     .await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
@@ -116,7 +118,7 @@ async fn malformed_signups_are_400_and_write_nothing() {
         (ApiRequest::post("/auth/signup").bytes(&[0xff, 0xfe, 0x00]), "Request body must be a JSON object whose fields are strings (error at line 1, column 1)."),
     ];
     for (request, detail) in cases {
-        let response = handlers::signup(&app.accounts, request.build()).await;
+        let response = call(handlers::signup, &app.accounts, request.build()).await;
         assert_problem(&response, 400, detail);
     }
     assert!(app.scan(&app.config.users_table).await.is_empty());
@@ -130,7 +132,7 @@ async fn a_body_over_16_kib_is_413() {
     let request = ApiRequest::post("/auth/signup")
         .json(&json!({"email": "big@example.com", "password": "long enough", "firstname": padding}))
         .build();
-    let response = handlers::signup(&app.accounts, request).await;
+    let response = call(handlers::signup, &app.accounts, request).await;
     assert_problem(&response, 413, "Request body exceeds 16384 bytes.");
     assert!(app.scan(&app.config.users_table).await.is_empty());
 }

@@ -4,14 +4,15 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use tokengate::handlers;
 use tokengate::throttle::ThrottlePolicy;
-use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, text};
+use tokengate_tests::{ApiRequest, TestApp, assert_problem, body_json, call, text};
 
 const EMAIL: &str = "locked@example.com";
 const PASSWORD: &str = "correct horse";
 const POLICY: ThrottlePolicy = ThrottlePolicy::DEFAULT;
 
 async fn login(app: &TestApp, password: &str) -> Response<Body> {
-    handlers::login(
+    call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .json(&json!({"email": EMAIL, "password": password}))
@@ -70,7 +71,8 @@ async fn five_failures_lock_the_account_and_it_answers_like_wrong_credentials() 
     assert_locked(&app, &wrong).await;
 
     // login-token and a password change are locked out too.
-    let via_basic = handlers::login_token(
+    let via_basic = call(
+        handlers::login_token,
         &app.accounts,
         ApiRequest::get("/api/login-token")
             .basic(EMAIL, PASSWORD)
@@ -90,7 +92,8 @@ async fn unknown_email_wrong_password_and_lock_cost_the_same_argon2_work() {
     let app = TestApp::spawn().await;
     app.sign_up(EMAIL, PASSWORD).await;
     let start = work(&app);
-    let unknown = handlers::login(
+    let unknown = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .json(&json!({"email": "nobody@example.com", "password": PASSWORD}))
@@ -148,7 +151,8 @@ async fn a_lock_is_per_account_and_ends_with_a_fresh_count() {
     app.sign_up(EMAIL, PASSWORD).await;
     app.sign_up("neighbour@example.com", PASSWORD).await;
     fail(&app, POLICY.max_failures).await;
-    let neighbour = handlers::login(
+    let neighbour = call(
+        handlers::login,
         &app.accounts,
         ApiRequest::post("/auth/login")
             .basic("neighbour@example.com", PASSWORD)
@@ -169,7 +173,7 @@ async fn wrong_current_passwords_in_a_password_change_count_as_failures() {
     let signup = app.sign_up(EMAIL, PASSWORD).await;
     let token = signup["x-auth-token"].as_str().unwrap();
     for _ in 0..POLICY.max_failures {
-        let response = handlers::change_password(
+        let response = call(handlers::change_password,
             &app.accounts,
             ApiRequest::post("/auth/password")
                 .header("X-Auth-Token", token)

@@ -1,10 +1,10 @@
 use serde_json::json;
 use tokengate::handlers;
 use tokengate::ids::{TokenId, UserId};
-use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json};
+use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call};
 
 async fn verify(app: &TestApp, request: ApiRequest) -> serde_json::Value {
-    let response = handlers::verify(&app.tokens, request.build()).await;
+    let response = call(handlers::verify, &app.tokens, request.build()).await;
     assert_eq!(response.status(), 200);
     body_json(&response)
 }
@@ -129,7 +129,12 @@ async fn garbage_forged_and_unknown_tokens_are_invalid() {
 #[tokio::test]
 async fn verify_without_a_token_is_401_with_a_bearer_challenge() {
     let app = TestApp::spawn().await;
-    let response = handlers::verify(&app.tokens, ApiRequest::get("/auth/verify").build()).await;
+    let response = call(
+        handlers::verify,
+        &app.tokens,
+        ApiRequest::get("/auth/verify").build(),
+    )
+    .await;
     assert_problem(&response, 401, "No authentication credentials provided.");
     assert!(
         response.headers()["www-authenticate"]
@@ -137,7 +142,8 @@ async fn verify_without_a_token_is_401_with_a_bearer_challenge() {
             .unwrap()
             .starts_with("Bearer")
     );
-    let blank = handlers::verify(
+    let blank = call(
+        handlers::verify,
         &app.tokens,
         ApiRequest::get("/auth/verify")
             .query("authToken", "  ")
@@ -171,6 +177,6 @@ async fn a_rest_api_event_is_served_the_same_way() {
         "isBase64Encoded": false
     });
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = handlers::verify(&app.tokens, request).await;
+    let response = call(handlers::verify, &app.tokens, request).await;
     assert_eq!(body_json(&response), valid());
 }

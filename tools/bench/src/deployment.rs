@@ -8,6 +8,7 @@ use tokengate::clock::SystemClock;
 use tokengate::config::Config;
 use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
+use tokengate::lambda::FromConfig;
 use tokengate::tokens::TokenClaims;
 use tokengate::{Accounts, Tokens, store};
 
@@ -58,7 +59,7 @@ impl Deployment {
                 .map(|(_, value)| value.clone())
         })
         .map_err(|error| error.to_string())?;
-        let client = store::connect(config.store_timeout)
+        let client = store::connect(config.store_timeout, config.ca_bundle.as_deref())
             .await
             .map_err(|error| error.to_string())?;
         store::create_tables(&client, &config.users_table, &config.tokens_table)
@@ -66,7 +67,8 @@ impl Deployment {
             .map_err(|error| format!("creating the tables: {error}"))?;
         let accounts = Accounts::from_config(&config, client.clone(), Arc::new(SystemClock))
             .map_err(|error| error.to_string())?;
-        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(SystemClock));
+        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(SystemClock))
+            .map_err(|error| error.to_string())?;
         let email = format!("bench-{run}@example.com").to_ascii_lowercase();
         let (user, token) = signup(&accounts, &email).await?;
         let claims = config

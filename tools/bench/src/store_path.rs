@@ -15,7 +15,7 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use tokengate::authorizer::Authorizer;
 use tokengate::clock::SystemClock;
-use tokengate::store::TokenStore;
+use tokengate::lambda::{FromConfig, respond};
 use tokengate::tokens::{SigningKey, Tokens, Verification};
 
 use crate::deployment::Deployment;
@@ -121,8 +121,7 @@ pub async fn verify_handler(
         HeaderValue::from_str(&format!("Bearer {}", deployment.token)).expect("a header value");
     let tokens = &deployment.tokens;
     let bare = BareGetItem::of_seeded_token(deployment);
-    let body = tokengate::handlers::verify(tokens, verify_request(&authorization))
-        .await
+    let body = respond(tokengate::handlers::verify(tokens, verify_request(&authorization)).await)
         .into_body();
     assert!(
         matches!(&body, Body::Text(text) if text.contains("\"valid\":true")),
@@ -133,7 +132,7 @@ pub async fn verify_handler(
         samples,
         || async {
             let response =
-                tokengate::handlers::verify(tokens, verify_request(&authorization)).await;
+                respond(tokengate::handlers::verify(tokens, verify_request(&authorization)).await);
             assert_eq!(response.status(), 200);
         },
         || bare.call(),
@@ -243,12 +242,8 @@ pub async fn rejections(deployment: &Deployment, batches: usize, batch: usize) -
             .interceptor(counter.clone())
             .build(),
     );
-    let tokens = Tokens::new(
-        TokenStore::new(client, &deployment.config.tokens_table),
-        deployment.config.signing_key.clone(),
-        deployment.config.token_ttl,
-        Arc::new(SystemClock),
-    );
+    let tokens = Tokens::from_config(&deployment.config, client, Arc::new(SystemClock))
+        .expect("token use-cases");
     let valid = tokens.verify(&deployment.token).await;
     assert!(matches!(valid, Ok(Verification::Valid { .. })), "{valid:?}");
     let control_requests = counter.count();

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
         eprintln!("create-tables: USERS_TABLE and TOKENS_TABLE must be set");
         return ExitCode::FAILURE;
     };
-    let client = match tokengate::store::connect(Duration::from_secs(10)).await {
+    let client = match tokengate::store::connect(Duration::from_secs(10), None).await {
         Ok(client) => client,
         Err(error) => {
             eprintln!("create-tables: {error}");

@@ -1,17 +1,20 @@
 //! Account use-cases: signup, login, login-token, logout-all and password change, with login
 //! throttling and password-hash upgrades.
 
-use aws_sdk_dynamodb::Client;
+pub mod records;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::credentials::{Credentials, Email, Password, SignupForm};
 use crate::ids::UserId;
-use crate::passwords::{HashError, PasswordHasher};
+use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
-use crate::store::{LoginFailures, NewAccount, StoreError, StoredAccount, UserProfile, UserStore};
-use crate::throttle::ThrottlePolicy;
-use crate::tokens::{IssuedToken, Tokens};
+use crate::retry::{Attempts, RaceLost};
+use crate::store::{
+    AccountCreation, FailuresUpdate, HashUpgrade, PasswordReplacement, Store, StoreError,
+};
+use crate::throttle::{LoginFailures, ThrottlePolicy};
+use crate::tokens::{Handout, IssuedToken, Session, Tokens};
+use records::{Account, UserProfile};
 
 /// How many times a use-case retries a write that lost a race with a concurrent one.
 const RACE_ATTEMPTS: u32 = 4;
@@ -21,7 +24,7 @@ pub const DEFAULT_ROLE: &str = "user";
 
 /// Which token a successful login hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handout {
+enum Grant {
     /// A fresh one (login, password change).
     Fresh,
     /// The pair's unexpired current one, else a new one (login-token).
@@ -31,40 +34,26 @@ enum Handout {
 /// Accounts and the tokens they log in to. One per cold start.
 #[derive(Clone)]
 pub struct Accounts {
-    users: UserStore,
+    store: Store,
     hasher: PasswordHasher,
     tokens: Tokens,
     throttle: ThrottlePolicy,
 }
 
 impl Accounts {
-    /// The account use-cases over `users`, hashing with `hasher`, issuing through `tokens`.
+    /// The account use-cases over `store`, hashing with `hasher`, issuing through `tokens`.
     pub fn new(
-        users: UserStore,
+        store: Store,
         hasher: PasswordHasher,
         tokens: Tokens,
         throttle: ThrottlePolicy,
     ) -> Self {
         Self {
-            users,
+            store,
             hasher,
             tokens,
             throttle,
         }
-    }
-
-    /// Builds everything from `config` over one DynamoDB `client`.
-    pub fn from_config(
-        config: &Config,
-        client: Client,
-        clock: SharedClock,
-    ) -> Result<Self, HashError> {
-        Ok(Self::new(
-            UserStore::new(client.clone(), &config.users_table),
-            PasswordHasher::new(config.hash_params)?,
-            Tokens::from_config(config, client, clock),
-            config.throttle,
-        ))
     }
 
     /// The password hasher (its evaluation count shows the work done per request).
@@ -77,6 +66,10 @@ impl Accounts {
         &self.tokens
     }
 
+    fn clock(&self) -> &SharedClock {
+        self.tokens.clock()
+    }
+
     /// Creates an account and its first token for `client_id`, all in one transaction.
     #[tracing::instrument(skip_all)]
     pub async fn signup(
@@ -85,43 +78,42 @@ impl Accounts {
         client_id: &str,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let password_hash = self.hasher.hash(&form.credentials.password).await?;
-        let account = NewAccount {
+        let account = Account {
             profile: UserProfile {
                 id: UserId::generate(),
-                email: form.credentials.email.as_str().to_owned(),
+                email: form.credentials.email,
                 firstname: form.firstname,
                 lastname: form.lastname,
                 role: DEFAULT_ROLE.to_owned(),
-                created_at: self.tokens.clock().now(),
+                created_at: self.clock().now(),
             },
             password_hash,
             generation: 0,
             failures: LoginFailures::default(),
         };
-        let mut attempt = 0;
-        loop {
-            let (token, items) =
-                self.tokens
-                    .fresh_token_items(account.profile.id, account.generation, client_id)?;
-            match self.users.create(&account, items).await {
-                Ok(()) => {
-                    tracing::info!(user = %account.profile.id, "account created");
-                    return Ok((account.profile, token));
-                }
-                Err(StoreError::ConditionFailed { index: 0 }) => return Err(ApiError::EmailTaken),
-                Err(StoreError::Conflict) if attempt + 1 < RACE_ATTEMPTS => attempt += 1,
+        let session = session_of(&account);
+        let mut attempts = Attempts::new(RACE_ATTEMPTS);
+        let token = loop {
+            attempts.next_attempt().await?;
+            let first = self.tokens.fresh(&session, client_id);
+            match self.store.create_account(&account, &first).await {
+                Ok(AccountCreation::Created) => break self.tokens.hand_out(&first),
+                Ok(AccountCreation::EmailTaken) => return Err(ApiError::EmailTaken),
+                Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
-        }
+        };
+        tracing::info!(user = %account.profile.id, "account created");
+        Ok((account.profile, token))
     }
 
     /// The account these credentials prove, or [`ApiError::WrongCredentials`]: the same answer
     /// after the same argon2 work whether the email is unknown, the password wrong, or the
     /// account locked by throttling (then the real hash is not even tried).
     #[tracing::instrument(skip_all)]
-    pub async fn authenticate(&self, credentials: &Credentials) -> Result<StoredAccount, ApiError> {
-        let account = self.users.find_by_email(&credentials.email).await?;
-        self.check_password(credentials.email.as_str(), account, &credentials.password)
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Account, ApiError> {
+        let account = self.store.find_account(&credentials.email).await?;
+        self.check_password(&credentials.email, account, &credentials.password)
             .await
     }
 
@@ -129,16 +121,16 @@ impl Accounts {
     /// same argon2 run and store write as a wrong password, without touching the real hash.
     async fn check_password(
         &self,
-        email: &str,
-        account: Option<StoredAccount>,
+        email: &Email,
+        account: Option<Account>,
         password: &Password,
-    ) -> Result<StoredAccount, ApiError> {
-        let now = self.tokens.clock().now();
+    ) -> Result<Account, ApiError> {
+        let now = self.clock().now();
         let Some(account) =
             account.filter(|account| !self.throttle.is_locked(&account.failures, now))
         else {
             self.hasher.verify(None, password).await?;
-            self.users.record_nothing(email).await?;
+            self.store.record_nothing(email).await?;
             tracing::info!("login refused: wrong credentials or locked account");
             return Err(ApiError::WrongCredentials);
         };
@@ -153,7 +145,7 @@ impl Accounts {
         }
         if account.failures != LoginFailures::default() {
             let reset = self
-                .users
+                .store
                 .record_failures(
                     &account.profile.email,
                     &account.failures,
@@ -168,91 +160,89 @@ impl Accounts {
         Ok(account)
     }
 
-    async fn count_failure(&self, mut account: StoredAccount, now: u64) -> Result<(), ApiError> {
-        for _ in 0..RACE_ATTEMPTS {
+    /// Counts one failure on `account`, re-reading it when a concurrent request counted first;
+    /// gives up quietly once it is locked or after losing every race.
+    async fn count_failure(&self, mut account: Account, now: u64) -> Result<(), ApiError> {
+        let mut attempts = Attempts::new(RACE_ATTEMPTS);
+        while attempts.next_attempt().await.is_ok() {
             let next = self.throttle.after_failure(&account.failures, now);
+            let email = &account.profile.email;
             match self
-                .users
-                .record_failures(&account.profile.email, &account.failures, &next)
-                .await
+                .store
+                .record_failures(email, &account.failures, &next)
+                .await?
             {
-                Ok(()) => {
+                FailuresUpdate::Recorded => {
                     if self.throttle.is_locked(&next, now) {
                         tracing::warn!(user = %account.profile.id, "account locked after repeated login failures");
                     }
                     return Ok(());
                 }
-                Err(StoreError::ConditionFailed { .. }) => {
-                    let email = Email::parse(&account.profile.email)?;
-                    match self.users.find_by_email(&email).await? {
-                        Some(fresh) if !self.throttle.is_locked(&fresh.failures, now) => {
-                            account = fresh
-                        }
-                        _ => return Ok(()),
+                FailuresUpdate::Moved => match self.store.find_account(email).await? {
+                    Some(fresh) if !self.throttle.is_locked(&fresh.failures, now) => {
+                        account = fresh
                     }
-                }
-                Err(other) => return Err(other.into()),
+                    _ => return Ok(()),
+                },
             }
         }
         Ok(())
     }
 
-    async fn upgrade_hash(&self, account: &StoredAccount, password: &Password) {
+    async fn upgrade_hash(&self, account: &Account, password: &Password) {
         if !self.hasher.needs_upgrade(&account.password_hash) {
             return;
         }
-        let upgraded = match self.hasher.hash(password).await {
-            Ok(hash) => {
-                self.users
-                    .upgrade_hash(&account.profile.email, &account.password_hash, &hash)
-                    .await
+        let hash = match self.hasher.hash(password).await {
+            Ok(hash) => hash,
+            Err(error) => {
+                tracing::warn!(%error, "password hash upgrade skipped");
+                return;
             }
-            Err(error) => Err(StoreError::Unavailable(error.to_string())),
         };
-        match upgraded {
-            Ok(()) => tracing::info!(user = %account.profile.id, "password hash upgraded"),
+        let email = &account.profile.email;
+        match self
+            .store
+            .upgrade_hash(email, &account.password_hash, &hash)
+            .await
+        {
+            Ok(HashUpgrade::Upgraded) => {
+                tracing::info!(user = %account.profile.id, "password hash upgraded")
+            }
+            Ok(HashUpgrade::HashChanged) => {
+                tracing::info!("password hash upgrade skipped: the hash changed meanwhile")
+            }
             Err(error) => tracing::warn!(%error, "password hash upgrade skipped"),
         }
     }
 
     /// Hands out a token for `account`, only while its session generation is the one read;
     /// a logout-all or password change in between makes it re-read and try again.
-    async fn hand_out(
+    async fn grant(
         &self,
-        mut account: StoredAccount,
+        mut account: Account,
         client_id: &str,
-        handout: Handout,
+        grant: Grant,
     ) -> Result<IssuedToken, ApiError> {
-        for _ in 0..RACE_ATTEMPTS {
-            let guard = [self
-                .users
-                .generation_check(&account.profile.email, account.generation)?];
-            let (user, generation) = (account.profile.id, account.generation);
-            let issued = match handout {
-                Handout::Fresh => {
-                    self.tokens
-                        .issue_fresh(user, generation, client_id, &guard)
-                        .await
-                }
-                Handout::CurrentOrNew => {
-                    self.tokens
-                        .current_or_issue(user, generation, client_id, &guard)
-                        .await
-                }
+        let mut attempts = Attempts::new(RACE_ATTEMPTS);
+        loop {
+            attempts.next_attempt().await?;
+            let session = session_of(&account);
+            let handout = match grant {
+                Grant::Fresh => self.tokens.issue_fresh(&session, client_id).await?,
+                Grant::CurrentOrNew => self.tokens.current_or_issue(&session, client_id).await?,
             };
-            match issued {
-                Err(StoreError::ConditionFailed { index }) if index >= 2 => {
-                    let email = Email::parse(&account.profile.email)?;
+            match handout {
+                Handout::Token(token) => return Ok(token),
+                Handout::GenerationMoved => {
                     account = self
-                        .users
-                        .find_by_email(&email)
+                        .store
+                        .find_account(&account.profile.email)
                         .await?
                         .ok_or(ApiError::WrongCredentials)?;
                 }
-                other => return Ok(other?),
             }
         }
-        Err(StoreError::Conflict.into())
     }
 
     /// Logs in: a fresh token for `client_id`, which becomes the one login-token hands out.
@@ -263,7 +253,7 @@ impl Accounts {
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let account = self.authenticate(credentials).await?;
         let profile = account.profile.clone();
-        let token = self.hand_out(account, client_id, Handout::Fresh).await?;
+        let token = self.grant(account, client_id, Grant::Fresh).await?;
         Ok((profile, token))
     }
 
@@ -274,25 +264,20 @@ impl Accounts {
         client_id: &str,
     ) -> Result<IssuedToken, ApiError> {
         let account = self.authenticate(credentials).await?;
-        self.hand_out(account, client_id, Handout::CurrentOrNew)
-            .await
+        self.grant(account, client_id, Grant::CurrentOrNew).await
     }
 
-    /// The account behind a valid presented token.
-    async fn account_of(
-        &self,
-        presented: Option<String>,
-    ) -> Result<(StoredAccount, String), ApiError> {
+    /// The account behind a valid presented token, and the application it was issued for.
+    async fn account_of(&self, presented: Option<String>) -> Result<(Account, String), ApiError> {
         let (claims, record) = self.tokens.require_valid(presented).await?;
         let profile = self
-            .users
-            .find_by_id(&claims.user)
+            .store
+            .find_profile(&claims.user)
             .await?
             .ok_or(ApiError::InvalidToken)?;
-        let email = Email::parse(&profile.email)?;
         let account = self
-            .users
-            .find_by_email(&email)
+            .store
+            .find_account(&profile.email)
             .await?
             .ok_or(ApiError::InvalidToken)?;
         Ok((account, record.client_id))
@@ -302,7 +287,7 @@ impl Accounts {
     /// call can be issued or handed out after it: the session generation moves first.
     pub async fn logout_all(&self, presented: Option<String>) -> Result<usize, ApiError> {
         let (account, _) = self.account_of(presented).await?;
-        self.users.bump_generation(&account.profile.email).await?;
+        self.store.bump_generation(&account.profile.email).await?;
         let revoked = self.tokens.revoke_all(&account.profile.id).await?;
         tracing::info!(user = %account.profile.id, revoked, "logged out everywhere");
         Ok(revoked)
@@ -321,17 +306,32 @@ impl Accounts {
         let mut account = self.check_password(&email, Some(account), current).await?;
         let new_hash = self.hasher.hash(new).await?;
         account.generation = match self
-            .users
-            .change_password(&account.profile.email, account.generation, &new_hash)
-            .await
+            .store
+            .replace_password(&email, account.generation, &new_hash)
+            .await?
         {
-            Err(StoreError::ConditionFailed { .. }) => return Err(ApiError::ConcurrentChange),
-            other => other?,
+            PasswordReplacement::Replaced { generation } => generation,
+            PasswordReplacement::GenerationMoved => return Err(ApiError::ConcurrentChange),
         };
         self.tokens.revoke_all(&account.profile.id).await?;
         tracing::info!(user = %account.profile.id, "password changed; other sessions revoked");
         let profile = account.profile.clone();
-        let token = self.hand_out(account, &client_id, Handout::Fresh).await?;
+        let token = self.grant(account, &client_id, Grant::Fresh).await?;
         Ok((profile, token))
+    }
+}
+
+/// The session tokens of `account` are issued into.
+fn session_of(account: &Account) -> Session<'_> {
+    Session {
+        user: account.profile.id,
+        email: &account.profile.email,
+        generation: account.generation,
+    }
+}
+
+impl From<RaceLost> for ApiError {
+    fn from(_: RaceLost) -> Self {
+        Self::RaceLost
     }
 }
