@@ -55,7 +55,8 @@ seed_token=$(python3 "$SCHEMATHESIS_DIR/seed.py" "$api")
 # The first call of a function starts its process: make it now, not inside a timed test case.
 # These answer 4xx (no credentials, forged token); none revokes anything.
 for route in "GET /api/login-token" "POST /auth/login" "GET /api/me" "POST /auth/logout-all" \
-  "POST /auth/password" "POST /auth/logout?authToken=forged"; do
+  "POST /auth/password" "POST /auth/logout?authToken=forged" "GET /auth/sessions" \
+  "DELETE /auth/sessions/AAAAAAAAAAAAAAAAAAAAAA"; do
   curl -s -o /dev/null --max-time 120 -X "${route%% *}" "$api${route#* }" || true
 done
 verified=$(curl -s --max-time 120 -H "Authorization: Bearer $seed_token" "$api/auth/verify")

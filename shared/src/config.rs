@@ -6,6 +6,7 @@ use crate::passwords::HashParams;
 use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
 use crate::tokens::format::SigningKey;
+use crate::tokens::records::DEFAULT_MAX_SESSIONS;
 
 /// Why the environment could not be turned into a [`Config`].
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,9 @@ pub struct Config {
     pub throttle: ThrottlePolicy,
     /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
     pub store_timeout: Duration,
+    /// Most live sessions per account; one more revokes the soonest-expiring
+    /// (`MAX_SESSIONS_PER_ACCOUNT`, default 100, 1..=10000).
+    pub max_sessions: usize,
     /// A PEM file of roots to trust instead of Amazon Trust Services' (`AWS_CA_BUNDLE`).
     pub ca_bundle: Option<String>,
 }
@@ -136,6 +140,11 @@ impl Config {
                 3_000,
                 100..=60_000,
             )?),
+            max_sessions: number(
+                "MAX_SESSIONS_PER_ACCOUNT",
+                DEFAULT_MAX_SESSIONS as u64,
+                1..=10_000,
+            )? as usize,
             ca_bundle: lookup(CA_BUNDLE_VARIABLE).filter(|path| !path.trim().is_empty()),
         })
     }

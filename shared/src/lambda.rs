@@ -38,6 +38,7 @@ impl FromConfig for Tokens {
             store(config, client),
             config.signing_key.clone(),
             config.token_ttl,
+            config.max_sessions,
             clock,
         ))
     }

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The token has expired.
     #[error("Access token expired.")]
     TokenExpired,
+    /// The session named is not one of the caller's live sessions (or no session at all).
+    #[error("Session not found.")]
+    SessionNotFound,
     /// Signup with an email that already has an account.
     #[error("An account with this email already exists.")]
     EmailTaken,
@@ -106,6 +109,7 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             Self::TokenExpired => StatusCode::FORBIDDEN,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken | Self::ConcurrentChange => StatusCode::CONFLICT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Hashing(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,6 +174,7 @@ fn problem_type(status: StatusCode) -> &'static str {
         400 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.1",
         401 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.2",
         403 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.4",
+        404 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.5",
         409 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.10",
         413 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.14",
         500 => "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.5.1",

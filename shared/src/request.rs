@@ -3,8 +3,11 @@
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, RequestExt};
 
+use lambda_http::request::RequestContext;
+
 use crate::credentials::Credentials;
 use crate::problem::ApiError;
+use crate::tokens::records::Origin;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -48,6 +51,36 @@ pub fn client_id(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// Longest `User-Agent` kept with a session, in characters.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Where `request` came from: its application (see [`client_id`]), its `User-Agent` (at most
+/// [`MAX_USER_AGENT_CHARS`], control characters dropped) and the source IP API Gateway saw.
+pub fn origin(request: &Request) -> Result<Origin, ApiError> {
+    let user_agent = request
+        .headers()
+        .get(lambda_http::http::header::USER_AGENT)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .map(|agent| {
+            agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT_CHARS)
+                .collect::<String>()
+        })
+        .filter(|agent| !agent.trim().is_empty());
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    Ok(Origin {
+        client_id: client_id(request.headers())?,
+        user_agent,
+        source_ip,
+    })
+}
+
 /// Credentials from `Authorization: Basic`, if the request carries that scheme.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> {
     match headers.get(lambda_http::http::header::AUTHORIZATION) {
@@ -87,4 +120,21 @@ pub fn token_from<'a>(
         .or_else(|| query("x-auth-token").and_then(present))
         .or_else(|| query("authToken").and_then(present))
         .map(str::to_owned)
+}
+
+/// The path parameter `name` of the route (`{name}` in its path); read from the raw path's
+/// last segment when the event carries no path parameters (as `cargo lambda watch` may not).
+pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
+    request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(name))
+        .map(str::to_owned)
+        .or_else(|| {
+            request
+                .raw_http_path()
+                .rsplit('/')
+                .next()
+                .filter(|segment| !segment.is_empty())
+                .map(str::to_owned)
+        })
 }

@@ -36,31 +36,45 @@ impl ThrottlePolicy {
         now < failures.locked_until
     }
 
-    /// The bookkeeping after one more failure at `now`. Reaching the limit locks the account
-    /// and starts the count afresh; failures while locked are never counted (the caller does
-    /// not get here), so a lock cannot be extended by hammering it.
-    pub fn after_failure(&self, failures: &LoginFailures, now: u64) -> LoginFailures {
-        let in_window =
-            failures.count > 0 && now < failures.window_start.saturating_add(self.window);
-        let (count, window_start) = if in_window {
-            (failures.count + 1, failures.window_start)
-        } else {
-            (1, now)
-        };
-        if count >= self.max_failures {
-            LoginFailures {
-                count: 0,
-                window_start: now,
-                locked_until: now.saturating_add(self.lock),
+    /// How one more guess at an account with `failures` may be reserved at `now`, before any
+    /// hashing: refused while locked, counted in the current window while it lasts, else the
+    /// first of a new window. The store makes the reservation atomically and refuses it once
+    /// `max_failures` guesses are counted in the window.
+    pub fn reservation(&self, failures: &LoginFailures, now: u64) -> Reservation {
+        if self.is_locked(failures, now) {
+            Reservation::Locked
+        } else if failures.count > 0 && now < failures.window_start.saturating_add(self.window) {
+            Reservation::InWindow {
+                window_start: failures.window_start,
             }
         } else {
-            LoginFailures {
-                count,
-                window_start,
-                locked_until: failures.locked_until,
+            Reservation::NewWindow {
+                seen_window_start: failures.window_start,
             }
         }
     }
+
+    /// Whether a wrong guess that was the `count`th reserved in its window locks the account.
+    pub fn locks_after(&self, count: u64) -> bool {
+        count >= self.max_failures
+    }
+}
+
+/// How the next guess at an account is to be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Locked: no guess is checked against the real hash.
+    Locked,
+    /// One more in the window that started at `window_start`.
+    InWindow {
+        /// The window's start, Unix seconds.
+        window_start: u64,
+    },
+    /// The first of a new window, provided the window is still the one read.
+    NewWindow {
+        /// The window start read (0: none), Unix seconds.
+        seen_window_start: u64,
+    },
 }
 
 #[cfg(test)]
@@ -69,34 +83,44 @@ mod tests {
 
     const POLICY: ThrottlePolicy = ThrottlePolicy::DEFAULT;
 
-    fn fail(times: u64, start: u64, step: u64) -> LoginFailures {
-        (0..times).fold(LoginFailures::default(), |failures, i| {
-            POLICY.after_failure(&failures, start + i * step)
-        })
+    #[test]
+    fn a_lock_refuses_every_guess_until_it_ends() {
+        let locked = LoginFailures {
+            count: 0,
+            window_start: 1_000,
+            locked_until: 1_900,
+        };
+        assert_eq!(POLICY.reservation(&locked, 1_899), Reservation::Locked);
+        assert!(matches!(
+            POLICY.reservation(&locked, 1_900),
+            Reservation::NewWindow { .. }
+        ));
     }
 
     #[test]
-    fn the_fifth_failure_in_the_window_locks_for_the_lock_period() {
-        let four = fail(4, 1_000, 10);
-        assert!(!POLICY.is_locked(&four, 1_040));
-        let five = POLICY.after_failure(&four, 1_040);
-        assert!(POLICY.is_locked(&five, 1_040));
-        assert!(POLICY.is_locked(&five, 1_040 + 899));
-        assert!(!POLICY.is_locked(&five, 1_040 + 900));
+    fn guesses_within_the_window_count_in_it_and_later_ones_open_a_new_one() {
+        let counting = LoginFailures {
+            count: 3,
+            window_start: 1_000,
+            locked_until: 0,
+        };
+        assert_eq!(
+            POLICY.reservation(&counting, 1_899),
+            Reservation::InWindow {
+                window_start: 1_000
+            }
+        );
+        assert_eq!(
+            POLICY.reservation(&counting, 1_900),
+            Reservation::NewWindow {
+                seen_window_start: 1_000
+            }
+        );
     }
 
     #[test]
-    fn failures_spread_beyond_the_window_never_lock() {
-        let spread = fail(20, 1_000, 300);
-        assert!(!POLICY.is_locked(&spread, 1_000 + 19 * 300));
-        assert!(spread.count < POLICY.max_failures);
-    }
-
-    #[test]
-    fn after_a_lock_the_count_starts_afresh() {
-        let locked = fail(5, 1_000, 1);
-        let after = POLICY.after_failure(&locked, locked.locked_until);
-        assert_eq!(after.count, 1);
-        assert!(!POLICY.is_locked(&after, locked.locked_until));
+    fn the_fifth_wrong_guess_of_a_window_locks() {
+        assert!(!POLICY.locks_after(4));
+        assert!(POLICY.locks_after(5));
     }
 }

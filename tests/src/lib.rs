@@ -94,6 +94,7 @@ pub fn test_config() -> Config {
         authorizer_cache: Duration::from_secs(10),
         throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
         store_timeout: Duration::from_secs(10),
+        max_sessions: tokengate::tokens::records::DEFAULT_MAX_SESSIONS,
         ca_bundle: None,
     }
 }
@@ -158,16 +159,20 @@ impl TestApp {
         }
     }
 
-    /// Deletes the record of token `token_id` of `user_id`, as a revocation would.
-    pub async fn delete_token_record(&self, user_id: &str, token_id: &str) {
+    /// Takes token `token_id` out of `user_id`'s sessions, as another function's revocation
+    /// would (behind the back of the use-cases under test).
+    pub async fn revoke_in_store(&self, user_id: &str, token_id: &str) {
         self.client
-            .delete_item()
+            .update_item()
             .table_name(&self.config.tokens_table)
             .key("uid", AttributeValue::S(user_id.into()))
-            .key("sk", AttributeValue::S(format!("token#{token_id}")))
+            .key("sk", AttributeValue::S("sessions".into()))
+            .update_expression("REMOVE live.#token ADD version :one")
+            .expression_attribute_names("#token", token_id)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .send()
             .await
-            .expect("delete token record");
+            .expect("revoke in the store");
     }
 
     /// Whether `token` verifies now, asked through the verify handler.
@@ -253,6 +258,11 @@ impl ApiRequest {
     /// A GET of `path`.
     pub fn get(path: &str) -> Self {
         Self::new("GET", path)
+    }
+
+    /// A DELETE of `path`.
+    pub fn delete(path: &str) -> Self {
+        Self::new("DELETE", path)
     }
 
     /// A POST to `path`.

@@ -260,3 +260,58 @@ async fn the_authorizer_runs_under_cargo_lambda_watch() {
         .unwrap();
     assert_eq!(denied["isAuthorized"], false, "{denied}");
 }
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_one_by_one_over_http() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let signup = sign_up(&http, &base).await;
+    let email = signup["userObj"]["email"].as_str().unwrap().to_owned();
+    let mut tokens = Vec::new();
+    for (client, agent) in [("laptop", "Firefox/140.0"), ("phone", "okhttp/5.0")] {
+        let login = json_of(
+            http.post(format!("{base}/auth/login"))
+                .header("X-Client-Id", client)
+                .header("User-Agent", agent)
+                .json(&json!({"email": email, "password": "correct horse"})),
+        )
+        .await;
+        tokens.push(login["x-auth-token"].as_str().unwrap().to_owned());
+    }
+    let listed = json_of(
+        http.get(format!("{base}/auth/sessions"))
+            .bearer_auth(&tokens[0]),
+    )
+    .await;
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 3, "{listed}");
+    let by_client = |client: &str| {
+        sessions
+            .iter()
+            .find(|session| session["clientId"] == client)
+            .unwrap_or_else(|| panic!("no {client} session in {listed}"))
+    };
+    assert_eq!(by_client("laptop")["userAgent"], "Firefox/140.0");
+    assert_eq!(by_client("laptop")["current"], true);
+    assert_eq!(by_client("phone")["userAgent"], "okhttp/5.0");
+    assert_eq!(by_client("phone")["current"], false);
+    assert!(by_client("phone")["sourceIp"].is_string(), "{listed}");
+
+    let phone = by_client("phone")["id"].as_str().unwrap();
+    let ended = http
+        .delete(format!("{base}/auth/sessions/{phone}"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::OK);
+    let verify = |token: &str| http.get(format!("{base}/auth/verify")).bearer_auth(token);
+    assert_eq!(json_of(verify(&tokens[1])).await["valid"], false);
+    assert_eq!(json_of(verify(&tokens[0])).await["valid"], true);
+    let again = http
+        .delete(format!("{base}/auth/sessions/{phone}"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}

@@ -137,7 +137,7 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     );
     let everywhere = call(
         handlers::logout_all,
-        &app.accounts,
+        &app.tokens,
         ApiRequest::post("/auth/logout-all")
             .header("Authorization", &format!("Bearer {}", tokens[4]))
             .build(),

@@ -1,5 +1,5 @@
-//! Account use-cases: signup, login, login-token, logout-all and password change, with login
-//! throttling and password-hash upgrades.
+//! Account use-cases: signup, login, login-token and password change, with login throttling
+//! and password-hash upgrades.
 
 pub mod records;
 
@@ -10,14 +10,19 @@ use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
 use crate::retry::{Attempts, RaceLost};
 use crate::store::{
-    AccountCreation, FailuresUpdate, HashUpgrade, PasswordReplacement, Store, StoreError,
+    AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement, Store, StoreError,
 };
-use crate::throttle::{LoginFailures, ThrottlePolicy};
-use crate::tokens::{Handout, IssuedToken, Session, Tokens};
+use crate::throttle::{LoginFailures, Reservation, ThrottlePolicy};
+use crate::tokens::records::Origin;
+use crate::tokens::{Grantee, Handout, IssuedToken, Tokens};
 use records::{Account, UserProfile};
 
 /// How many times a use-case retries a write that lost a race with a concurrent one.
 const RACE_ATTEMPTS: u32 = 4;
+
+/// How many times a guess waits for a reservation that requests in flight hold (about a
+/// second in all): long enough for concurrent correct logins to give theirs back.
+const GUESS_ATTEMPTS: u32 = 9;
 
 /// Every account made by signup has this role.
 pub const DEFAULT_ROLE: &str = "user";
@@ -70,12 +75,12 @@ impl Accounts {
         self.tokens.clock()
     }
 
-    /// Creates an account and its first token for `client_id`, all in one transaction.
+    /// Creates an account and its first token for `origin`, all in one transaction.
     #[tracing::instrument(skip_all)]
     pub async fn signup(
         &self,
         form: SignupForm,
-        client_id: &str,
+        origin: &Origin,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let password_hash = self.hasher.hash(&form.credentials.password).await?;
         let account = Account {
@@ -88,14 +93,13 @@ impl Accounts {
                 created_at: self.clock().now(),
             },
             password_hash,
-            generation: 0,
+            password_version: 0,
             failures: LoginFailures::default(),
         };
-        let session = session_of(&account);
         let mut attempts = Attempts::new(RACE_ATTEMPTS);
         let token = loop {
             attempts.next_attempt().await?;
-            let first = self.tokens.fresh(&session, client_id);
+            let first = self.tokens.fresh(account.profile.id, 0, origin);
             match self.store.create_account(&account, &first).await {
                 Ok(AccountCreation::Created) => break self.tokens.hand_out(&first),
                 Ok(AccountCreation::EmailTaken) => return Err(ApiError::EmailTaken),
@@ -117,8 +121,10 @@ impl Accounts {
             .await
     }
 
-    /// Checks `password` against `email`'s `account`; an unknown or locked account costs the
-    /// same argon2 run and store write as a wrong password, without touching the real hash.
+    /// Checks `password` against `email`'s `account`. A guess is reserved in the store before
+    /// the real hash is tried, so however many arrive at once at most the policy's number per
+    /// window reach it; an unknown, locked or exhausted account costs the same argon2 run and
+    /// store write as a wrong password, without touching the real hash.
     async fn check_password(
         &self,
         email: &Email,
@@ -126,11 +132,15 @@ impl Accounts {
         password: &Password,
     ) -> Result<Account, ApiError> {
         let now = self.clock().now();
-        let Some(account) =
-            account.filter(|account| !self.throttle.is_locked(&account.failures, now))
-        else {
+        let reserved = match &account {
+            Some(account) => self.reserve_guess(account, now).await?,
+            None => {
+                self.store.record_nothing(email).await?;
+                None
+            }
+        };
+        let (Some(account), Some((count, window_start))) = (account, reserved) else {
             self.hasher.verify(None, password).await?;
-            self.store.record_nothing(email).await?;
             tracing::info!("login refused: wrong credentials or locked account");
             return Err(ApiError::WrongCredentials);
         };
@@ -139,54 +149,60 @@ impl Accounts {
             .verify(Some(&account.password_hash), password)
             .await?
         {
-            self.count_failure(account, now).await?;
+            if self.throttle.locks_after(count) {
+                let until = now.saturating_add(self.throttle.lock);
+                self.store
+                    .lock_account(&account.profile.email, window_start, now, until)
+                    .await?;
+                tracing::warn!(user = %account.profile.id, "account locked after repeated login failures");
+            }
             tracing::info!("login refused: wrong credentials");
             return Err(ApiError::WrongCredentials);
         }
-        if account.failures != LoginFailures::default() {
-            let reset = self
-                .store
-                .record_failures(
-                    &account.profile.email,
-                    &account.failures,
-                    &LoginFailures::default(),
-                )
-                .await;
-            if let Err(error) = reset {
-                tracing::warn!(%error, "could not reset the failure count");
-            }
+        if let Err(error) = self.store.clear_guesses(&account.profile.email).await {
+            tracing::warn!(%error, "could not give back the reserved guesses");
         }
         self.upgrade_hash(&account, password).await;
         Ok(account)
     }
 
-    /// Counts one failure on `account`, re-reading it when a concurrent request counted first;
-    /// gives up quietly once it is locked or after losing every race.
-    async fn count_failure(&self, mut account: Account, now: u64) -> Result<(), ApiError> {
-        let mut attempts = Attempts::new(RACE_ATTEMPTS);
+    /// Reserves one guess at `account`'s password: `Some((count, window start))` when it may be
+    /// checked against the real hash, `None` when locked or the window's guesses are taken.
+    async fn reserve_guess(
+        &self,
+        account: &Account,
+        now: u64,
+    ) -> Result<Option<(u64, u64)>, ApiError> {
+        let email = &account.profile.email;
+        let mut failures = account.failures;
+        let mut attempts = Attempts::new(GUESS_ATTEMPTS);
         while attempts.next_attempt().await.is_ok() {
-            let next = self.throttle.after_failure(&account.failures, now);
-            let email = &account.profile.email;
-            match self
-                .store
-                .record_failures(email, &account.failures, &next)
-                .await?
+            let reservation = self.throttle.reservation(&failures, now);
+            if reservation == Reservation::Locked {
+                self.store.record_nothing(email).await?;
+                return Ok(None);
+            }
+            let taken = matches!(reservation, Reservation::InWindow { .. })
+                && failures.count >= self.throttle.max_failures;
+            if !taken
+                && let GuessReservation::Reserved {
+                    count,
+                    window_start,
+                } = self
+                    .store
+                    .reserve_guess(email, reservation, now, self.throttle.max_failures)
+                    .await?
             {
-                FailuresUpdate::Recorded => {
-                    if self.throttle.is_locked(&next, now) {
-                        tracing::warn!(user = %account.profile.id, "account locked after repeated login failures");
-                    }
-                    return Ok(());
-                }
-                FailuresUpdate::Moved => match self.store.find_account(email).await? {
-                    Some(fresh) if !self.throttle.is_locked(&fresh.failures, now) => {
-                        account = fresh
-                    }
-                    _ => return Ok(()),
-                },
+                return Ok(Some((count, window_start)));
+            }
+            // Every guess of the window is reserved by requests in flight (a correct password
+            // gives its reservation back), or the bookkeeping moved: read again after a pause.
+            match self.store.find_account(email).await? {
+                Some(fresh) => failures = fresh.failures,
+                None => return Ok(None),
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn upgrade_hash(&self, account: &Account, password: &Password) {
@@ -216,60 +232,57 @@ impl Accounts {
         }
     }
 
-    /// Hands out a token for `account`, only while its session generation is the one read;
-    /// a logout-all or password change in between makes it re-read and try again.
+    /// Hands out a token for `account`, only while its password is still the one checked: a
+    /// password changed in between answers [`ApiError::WrongCredentials`].
     async fn grant(
         &self,
-        mut account: Account,
-        client_id: &str,
+        account: &Account,
+        origin: &Origin,
         grant: Grant,
     ) -> Result<IssuedToken, ApiError> {
-        let mut attempts = Attempts::new(RACE_ATTEMPTS);
-        loop {
-            attempts.next_attempt().await?;
-            let session = session_of(&account);
-            let handout = match grant {
-                Grant::Fresh => self.tokens.issue_fresh(&session, client_id).await?,
-                Grant::CurrentOrNew => self.tokens.current_or_issue(&session, client_id).await?,
-            };
-            match handout {
-                Handout::Token(token) => return Ok(token),
-                Handout::GenerationMoved => {
-                    account = self
-                        .store
-                        .find_account(&account.profile.email)
-                        .await?
-                        .ok_or(ApiError::WrongCredentials)?;
-                }
+        let grantee = Grantee {
+            user: account.profile.id,
+            email: &account.profile.email,
+            password_version: account.password_version,
+        };
+        let handout = match grant {
+            Grant::Fresh => self.tokens.issue_fresh(&grantee, origin).await?,
+            Grant::CurrentOrNew => self.tokens.current_or_issue(&grantee, origin).await?,
+        };
+        match handout {
+            Handout::Token(token) => Ok(token),
+            Handout::PasswordChanged => {
+                tracing::info!("login refused: the password changed while it was checked");
+                Err(ApiError::WrongCredentials)
             }
         }
     }
 
-    /// Logs in: a fresh token for `client_id`, which becomes the one login-token hands out.
+    /// Logs in: a fresh token for `origin`'s application, which becomes the one login-token
+    /// hands out.
     pub async fn login(
         &self,
         credentials: &Credentials,
-        client_id: &str,
+        origin: &Origin,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let account = self.authenticate(credentials).await?;
-        let profile = account.profile.clone();
-        let token = self.grant(account, client_id, Grant::Fresh).await?;
-        Ok((profile, token))
+        let token = self.grant(&account, origin, Grant::Fresh).await?;
+        Ok((account.profile, token))
     }
 
-    /// The caller's unexpired token for `client_id`, or a new one.
+    /// The caller's live token for `origin`'s application, or a new one.
     pub async fn login_token(
         &self,
         credentials: &Credentials,
-        client_id: &str,
+        origin: &Origin,
     ) -> Result<IssuedToken, ApiError> {
         let account = self.authenticate(credentials).await?;
-        self.grant(account, client_id, Grant::CurrentOrNew).await
+        self.grant(&account, origin, Grant::CurrentOrNew).await
     }
 
     /// The account behind a valid presented token, and the application it was issued for.
     async fn account_of(&self, presented: Option<String>) -> Result<(Account, String), ApiError> {
-        let (claims, record) = self.tokens.require_valid(presented).await?;
+        let (claims, _) = self.tokens.require_valid(presented).await?;
         let profile = self
             .store
             .find_profile(&claims.user)
@@ -280,53 +293,47 @@ impl Accounts {
             .find_account(&profile.email)
             .await?
             .ok_or(ApiError::InvalidToken)?;
-        Ok((account, record.client_id))
-    }
-
-    /// Revokes every token of the caller, in every application. No token issued before this
-    /// call can be issued or handed out after it: the session generation moves first.
-    pub async fn logout_all(&self, presented: Option<String>) -> Result<usize, ApiError> {
-        let (account, _) = self.account_of(presented).await?;
-        self.store.bump_generation(&account.profile.email).await?;
-        let revoked = self.tokens.revoke_all(&account.profile.id).await?;
-        tracing::info!(user = %account.profile.id, revoked, "logged out everywhere");
-        Ok(revoked)
+        let client_id = self.tokens.record_of(&claims).await?.map_or_else(
+            || crate::request::DEFAULT_CLIENT_ID.to_owned(),
+            |record| record.client_id,
+        );
+        Ok((account, client_id))
     }
 
     /// Changes the caller's password after checking the current one (throttled like a login),
-    /// revokes every other token, and returns a fresh one for the caller's application.
+    /// revokes every session in the same write, and returns a fresh token for the caller's
+    /// application, asked for from `origin`.
     pub async fn change_password(
         &self,
         presented: Option<String>,
         current: &Password,
         new: &Password,
+        origin: &Origin,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let (account, client_id) = self.account_of(presented).await?;
         let email = account.profile.email.clone();
         let mut account = self.check_password(&email, Some(account), current).await?;
         let new_hash = self.hasher.hash(new).await?;
-        account.generation = match self
+        account.password_version = match self
             .store
-            .replace_password(&email, account.generation, &new_hash)
+            .replace_password(
+                &email,
+                &account.profile.id,
+                account.password_version,
+                &new_hash,
+            )
             .await?
         {
-            PasswordReplacement::Replaced { generation } => generation,
-            PasswordReplacement::GenerationMoved => return Err(ApiError::ConcurrentChange),
+            PasswordReplacement::Replaced { password_version } => password_version,
+            PasswordReplacement::PasswordChanged => return Err(ApiError::ConcurrentChange),
         };
-        self.tokens.revoke_all(&account.profile.id).await?;
-        tracing::info!(user = %account.profile.id, "password changed; other sessions revoked");
-        let profile = account.profile.clone();
-        let token = self.grant(account, &client_id, Grant::Fresh).await?;
-        Ok((profile, token))
-    }
-}
-
-/// The session tokens of `account` are issued into.
-fn session_of(account: &Account) -> Session<'_> {
-    Session {
-        user: account.profile.id,
-        email: &account.profile.email,
-        generation: account.generation,
+        tracing::info!(user = %account.profile.id, "password changed; every session revoked");
+        let origin = Origin {
+            client_id,
+            ..origin.clone()
+        };
+        let token = self.grant(&account, &origin, Grant::Fresh).await?;
+        Ok((account.profile, token))
     }
 }
 

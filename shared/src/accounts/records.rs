@@ -28,9 +28,9 @@ pub struct Account {
     pub profile: UserProfile,
     /// argon2id PHC string; the password itself is never stored.
     pub password_hash: String,
-    /// Session generation: moved by logout-all and password change; tokens are only issued
-    /// under a condition that it is still the generation the issuer read.
-    pub generation: u64,
+    /// Moves with every change of the password (never with a rehash of the same one); a token
+    /// is only issued under a condition that it is still the version whose hash was checked.
+    pub password_version: u64,
     /// Failed-login bookkeeping.
     pub failures: LoginFailures,
 }

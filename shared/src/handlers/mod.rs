@@ -12,16 +12,16 @@ use crate::problem::{ApiError, AuthScheme, json_response};
 use crate::profiles::{Caller, Profiles};
 use crate::request;
 use crate::tokens::{Tokens, Verification};
-use responses::{LoginBody, LogoutBody, ProfileBody, TokenList, VerifyBody};
+use responses::{LoginBody, LogoutBody, ProfileBody, SessionList, TokenList, VerifyBody};
 
 /// What every handler answers.
 pub type Answer = Result<Response<Body>, ApiError>;
 
 /// `POST /auth/signup`: JSON `{email, password, firstname?, lastname?}` -> 201 with a token.
 pub async fn signup(accounts: &Accounts, request: Request) -> Answer {
-    let client_id = request::client_id(request.headers())?;
+    let origin = request::origin(&request)?;
     let form = SignupForm::from_json(request::body(&request)?)?;
-    let (profile, token) = accounts.signup(form, &client_id).await?;
+    let (profile, token) = accounts.signup(form, &origin).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &LoginBody::new(&profile, &token),
@@ -30,7 +30,7 @@ pub async fn signup(accounts: &Accounts, request: Request) -> Answer {
 
 /// `POST /auth/login`: JSON `{email, password}` or `Authorization: Basic` -> 200 with a fresh token.
 pub async fn login(accounts: &Accounts, request: Request) -> Answer {
-    let client_id = request::client_id(request.headers())?;
+    let origin = request::origin(&request)?;
     let body = request::body(&request)?;
     let credentials = match request::basic_credentials(request.headers())? {
         Some(credentials) => credentials,
@@ -39,7 +39,7 @@ pub async fn login(accounts: &Accounts, request: Request) -> Answer {
         }
         None => login_credentials_from_json(body)?,
     };
-    let (profile, token) = accounts.login(&credentials, &client_id).await?;
+    let (profile, token) = accounts.login(&credentials, &origin).await?;
     Ok(json_response(
         StatusCode::OK,
         &LoginBody::new(&profile, &token),
@@ -48,10 +48,10 @@ pub async fn login(accounts: &Accounts, request: Request) -> Answer {
 
 /// `GET /api/login-token`: `Authorization: Basic` -> the caller's unexpired token, or a new one.
 pub async fn login_token(accounts: &Accounts, request: Request) -> Answer {
-    let client_id = request::client_id(request.headers())?;
+    let origin = request::origin(&request)?;
     let credentials = request::basic_credentials(request.headers())?
         .ok_or(ApiError::MissingCredentials(AuthScheme::Basic))?;
-    let token = accounts.login_token(&credentials, &client_id).await?;
+    let token = accounts.login_token(&credentials, &origin).await?;
     Ok(json_response(StatusCode::OK, &TokenList::new(&token)))
 }
 
@@ -60,7 +60,7 @@ pub async fn verify(tokens: &Tokens, request: Request) -> Answer {
     let presented = request::presented_token(&request)
         .ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
     let body = match tokens.verify(&presented).await? {
-        Verification::Valid { record, .. } => VerifyBody::valid(record.expire),
+        Verification::Valid { expire, .. } => VerifyBody::valid(expire),
         Verification::Expired | Verification::Invalid => VerifyBody::invalid(),
     };
     Ok(json_response(StatusCode::OK, &body))
@@ -91,10 +91,11 @@ pub async fn logout(tokens: &Tokens, request: Request) -> Answer {
     Ok(json_response(StatusCode::OK, &LogoutBody::new(None)))
 }
 
-/// `POST /auth/logout-all`: revokes every token of the caller, in every application.
-pub async fn logout_all(accounts: &Accounts, request: Request) -> Answer {
-    let revoked = accounts
-        .logout_all(request::presented_token(&request))
+/// `POST /auth/logout-all`: revokes every token of the caller, in every application, in one
+/// write.
+pub async fn logout_all(tokens: &Tokens, request: Request) -> Answer {
+    let revoked = tokens
+        .revoke_all(request::presented_token(&request))
         .await?;
     Ok(json_response(
         StatusCode::OK,
@@ -106,12 +107,28 @@ pub async fn logout_all(accounts: &Accounts, request: Request) -> Answer {
 /// token; every other token of the caller is revoked.
 pub async fn change_password(accounts: &Accounts, request: Request) -> Answer {
     let presented = request::presented_token(&request);
+    let origin = request::origin(&request)?;
     let change = PasswordChange::from_json(request::body(&request)?)?;
     let (profile, token) = accounts
-        .change_password(presented, &change.current, &change.new)
+        .change_password(presented, &change.current, &change.new, &origin)
         .await?;
     Ok(json_response(
         StatusCode::OK,
         &LoginBody::new(&profile, &token),
     ))
+}
+
+/// `GET /auth/sessions`: the caller's live sessions, newest first.
+pub async fn sessions(tokens: &Tokens, request: Request) -> Answer {
+    let sessions = tokens.sessions(request::presented_token(&request)).await?;
+    Ok(json_response(StatusCode::OK, &SessionList::new(&sessions)))
+}
+
+/// `DELETE /auth/sessions/{id}`: revokes one of the caller's sessions.
+pub async fn revoke_session(tokens: &Tokens, request: Request) -> Answer {
+    let id = request::path_parameter(&request, "id").unwrap_or_default();
+    tokens
+        .revoke_session(request::presented_token(&request), &id)
+        .await?;
+    Ok(json_response(StatusCode::OK, &LogoutBody::new(None)))
 }

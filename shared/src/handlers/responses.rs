@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::accounts::records::UserProfile;
-use crate::tokens::IssuedToken;
+use crate::tokens::{IssuedToken, SessionView};
 
 /// The user object returned by signup and login.
 #[derive(Serialize)]
@@ -146,6 +146,45 @@ impl LogoutBody {
         Self {
             success: true,
             revoked,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionEntry<'a> {
+    id: String,
+    client_id: &'a str,
+    created_at: u64,
+    expire: u64,
+    current: bool,
+    user_agent: Option<&'a str>,
+    source_ip: Option<&'a str>,
+}
+
+/// Body of `GET /auth/sessions`.
+#[derive(Serialize)]
+pub struct SessionList<'a> {
+    success: bool,
+    sessions: Vec<SessionEntry<'a>>,
+}
+
+impl<'a> SessionList<'a> {
+    pub fn new(sessions: &'a [SessionView]) -> Self {
+        Self {
+            success: true,
+            sessions: sessions
+                .iter()
+                .map(|session| SessionEntry {
+                    id: session.id.to_string(),
+                    client_id: &session.record.client_id,
+                    created_at: session.record.issued_at,
+                    expire: session.expire,
+                    current: session.current,
+                    user_agent: session.record.user_agent.as_deref(),
+                    source_ip: session.record.source_ip.as_deref(),
+                })
+                .collect(),
         }
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! Users table (key `pk`): `email#<email>` holds the account and its password hash (the email
 //! claim that makes addresses unique); `user#<id>` holds the public profile for lookups by id.
-//! Tokens table (key `uid` + `sk`): `token#<id>` is one issued token, `current#<client>` points
-//! at the token that login-token hands out again for that application. Both carry `expire`,
-//! the table's TTL attribute.
+//! Tokens table (key `uid` + `sk`): `sessions` maps the account's live token ids to their
+//! expiry (the one item that says whether a token is valid), `token#<id>` records where one
+//! token was issued, `current#<client>` points at the token that login-token hands out again
+//! for that application. The last two carry `expire`, the table's TTL attribute.
 
 mod error;
 pub mod https;
@@ -29,8 +30,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 pub use error::StoreError;
 pub use https::CaBundleError;
 pub use schema::create_tables;
-pub use tokens::{TokenIssue, TokenRevocation};
-pub use users::{AccountCreation, FailuresUpdate, HashUpgrade, PasswordReplacement};
+pub use tokens::{SessionRevocation, TokenIssue};
+pub use users::{AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement};
 
 /// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
 ///

@@ -1,37 +1,49 @@
-//! Issued tokens in the tokens table. Only ids are stored: the token text needs the signing key.
+//! Issued tokens and each account's sessions in the tokens table. Only ids are stored: the
+//! token text needs the signing key.
+//!
+//! Per account (key `uid`): `sessions` maps every live token id to its expiry and carries a
+//! version that every write moves, so one conditional write issues, revokes one, or revokes
+//! all; `token#<id>` records where a token was issued (listing only: liveness is the map's);
+//! `current#<client>` points at the token login-token hands out again for that application.
 
-use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use std::collections::{BTreeMap, HashMap};
 
-use super::item::{Item, get_n, get_s, n, s};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
+
+use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{Store, StoreError, Transaction, write_atomically};
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
 use crate::retry::Attempts;
-use crate::tokens::records::{CurrentToken, NewToken, ReplaceCurrent, TokenRecord};
+use crate::tokens::records::{CurrentToken, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 
 /// What recording a new token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenIssue {
-    /// Recorded, and now the pair's current token.
+    /// Recorded and live, and now the pair's current token.
     Issued,
+    /// The account's sessions changed since they were read; nothing written.
+    SessionsMoved,
     /// Another caller changed the pair's current token first; nothing written.
     PointerMoved,
-    /// The account's session generation is no longer the token's; nothing written.
-    GenerationMoved,
+    /// The password was changed since its hash was checked; nothing written.
+    PasswordChanged,
 }
 
-/// What revoking one token came to.
+/// What revoking one session came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRevocation {
-    /// Its record is gone; it no longer verifies.
+pub enum SessionRevocation {
+    /// It was live; it no longer verifies.
     Revoked,
-    /// There was no record (revoked before, or expired and swept).
-    NotFound,
-    /// The pair's current token changed meanwhile; nothing written.
-    PointerMoved,
+    /// It was not live (never, or revoked before); nothing changed.
+    NotLive,
 }
 
-/// How many times a batch delete re-sends what DynamoDB left unprocessed.
+/// How many keys one `BatchGetItem` may name.
+const BATCH_GET_KEYS: usize = 100;
+/// How many times a batch read re-asks for what DynamoDB left unprocessed.
 const BATCH_ATTEMPTS: u32 = 6;
 
 fn token_key(token: &TokenId) -> String {
@@ -42,13 +54,19 @@ fn current_key(client_id: &str) -> String {
     format!("current#{client_id}")
 }
 
+/// The sort key of an account's sessions item.
+const SESSIONS_KEY: &str = "sessions";
+
 impl TryFrom<&Item> for TokenRecord {
     type Error = StoreError;
 
     fn try_from(item: &Item) -> Result<Self, StoreError> {
         Ok(Self {
             client_id: get_s(item, "client_id")?,
+            issued_at: get_n(item, "issued_at")?,
             expire: get_n(item, "expire")?,
+            user_agent: get_opt_s(item, "user_agent"),
+            source_ip: get_opt_s(item, "source_ip"),
         })
     }
 }
@@ -65,32 +83,189 @@ impl TryFrom<&Item> for CurrentToken {
     }
 }
 
+impl TryFrom<&Item> for Sessions {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        let live = match item.get("live") {
+            Some(AttributeValue::M(map)) => live_entries(map)?,
+            None => BTreeMap::new(),
+            Some(_) => return Err(StoreError::Corrupt("live")),
+        };
+        Ok(Self {
+            version: get_n(item, "version")?,
+            generation: super::item::get_opt_n(item, "generation")?.unwrap_or(0),
+            live,
+        })
+    }
+}
+
+fn live_entries(
+    map: &HashMap<String, AttributeValue>,
+) -> Result<BTreeMap<TokenId, u64>, StoreError> {
+    map.iter()
+        .map(|(id, expire)| {
+            let id = TokenId::parse(id).ok_or(StoreError::Corrupt("live"))?;
+            match expire {
+                AttributeValue::N(expire) => expire
+                    .parse()
+                    .map(|expire| (id, expire))
+                    .map_err(|_| StoreError::Corrupt("live")),
+                _ => Err(StoreError::Corrupt("live")),
+            }
+        })
+        .collect()
+}
+
+fn live_map(sessions: &Sessions) -> AttributeValue {
+    AttributeValue::M(
+        sessions
+            .live
+            .iter()
+            .map(|(id, expire)| (id.to_string(), n(*expire)))
+            .collect(),
+    )
+}
+
+fn uid(user: &UserId) -> AttributeValue {
+    s(user.to_string())
+}
+
 impl Store {
-    async fn get_token_item(&self, user: &UserId, sk: String) -> Result<Option<Item>, StoreError> {
+    /// The item `sk` of `user` as a `T`, read strongly consistent.
+    async fn read<T>(&self, user: &UserId, sk: String) -> Result<Option<T>, StoreError>
+    where
+        T: for<'a> TryFrom<&'a Item, Error = StoreError>,
+    {
         let output = self
             .client
             .get_item()
             .table_name(&self.tokens_table)
-            .key("uid", s(user.to_string()))
+            .key("uid", uid(user))
             .key("sk", s(sk))
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::unavailable)?;
-        Ok(output.item)
+        output.item().map(T::try_from).transpose()
     }
 
-    /// The record of token `token` of `user`, read strongly consistent so revocation shows at once.
-    pub async fn find_token(
+    /// The sessions of `user`, read strongly consistent (none yet: version 0, nothing live).
+    pub async fn sessions(&self, user: &UserId) -> Result<Sessions, StoreError> {
+        Ok(self
+            .read(user, SESSIONS_KEY.into())
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The expiry of `token` while it is in `user`'s sessions: one strongly consistent read of
+    /// that one map entry.
+    pub async fn session_expiry(
         &self,
         user: &UserId,
         token: &TokenId,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        self.get_token_item(user, token_key(token))
-            .await?
-            .as_ref()
-            .map(TokenRecord::try_from)
-            .transpose()
+    ) -> Result<Option<u64>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(SESSIONS_KEY))
+            .projection_expression("live.#token")
+            .expression_attribute_names("#token", token.to_string())
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::unavailable)?;
+        match output.item().and_then(|item| item.get("live")) {
+            Some(AttributeValue::M(map)) => Ok(live_entries(map)?.get(token).copied()),
+            None => Ok(None),
+            Some(_) => Err(StoreError::Corrupt("live")),
+        }
+    }
+
+    /// The expiry of `token` while it is in `user`'s sessions, with its record: both in one
+    /// round trip (`BatchGetItem`, strongly consistent).
+    pub async fn session_with_record(
+        &self,
+        user: &UserId,
+        token: &TokenId,
+    ) -> Result<Option<(u64, TokenRecord)>, StoreError> {
+        let key = |sk: String| HashMap::from([("uid".into(), uid(user)), ("sk".into(), s(sk))]);
+        let keys = KeysAndAttributes::builder()
+            .keys(key(SESSIONS_KEY.into()))
+            .keys(key(token_key(token)))
+            .consistent_read(true)
+            .build()
+            .map_err(|_| StoreError::Request("batch get"))?;
+        let items = self.batch_get(keys).await?;
+        let sk = |item: &Item| get_s(item, "sk");
+        let mut expire = None;
+        let mut record = None;
+        for item in &items {
+            if sk(item)? == SESSIONS_KEY {
+                expire = Sessions::try_from(item)?.live.get(token).copied();
+            } else {
+                record = Some(TokenRecord::try_from(item)?);
+            }
+        }
+        Ok(expire.zip(record))
+    }
+
+    /// The records of `tokens` of `user` that exist, by token id.
+    pub async fn token_records(
+        &self,
+        user: &UserId,
+        tokens: &[TokenId],
+    ) -> Result<BTreeMap<TokenId, TokenRecord>, StoreError> {
+        let mut records = BTreeMap::new();
+        for chunk in tokens.chunks(BATCH_GET_KEYS) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for token in chunk {
+                keys = keys.keys(HashMap::from([
+                    ("uid".into(), uid(user)),
+                    ("sk".into(), s(token_key(token))),
+                ]));
+            }
+            let keys = keys.build().map_err(|_| StoreError::Request("batch get"))?;
+            for item in self.batch_get(keys).await? {
+                let id = get_s(&item, "sk")?;
+                let id = id
+                    .strip_prefix("token#")
+                    .and_then(TokenId::parse)
+                    .ok_or(StoreError::Corrupt("sk"))?;
+                records.insert(id, TokenRecord::try_from(&item)?);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Every item `keys` names that exists, re-asking for what DynamoDB left unprocessed.
+    async fn batch_get(&self, keys: KeysAndAttributes) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut pending = Some(keys);
+        let mut attempts = Attempts::new(BATCH_ATTEMPTS);
+        while let Some(keys) = pending.take() {
+            attempts.next_attempt().await.map_err(|_| {
+                StoreError::Unavailable("DynamoDB kept leaving reads unprocessed".into())
+            })?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.tokens_table, keys)
+                .send()
+                .await
+                .map_err(StoreError::unavailable)?;
+            if let Some(found) = output.responses().and_then(|r| r.get(&self.tokens_table)) {
+                items.extend(found.iter().cloned());
+            }
+            pending = output
+                .unprocessed_keys()
+                .and_then(|unprocessed| unprocessed.get(&self.tokens_table))
+                .filter(|keys| !keys.keys().is_empty())
+                .cloned();
+        }
+        Ok(items)
     }
 
     /// The current token of the pair (`user`, `client_id`), if one was recorded.
@@ -99,11 +274,16 @@ impl Store {
         user: &UserId,
         client_id: &str,
     ) -> Result<Option<CurrentToken>, StoreError> {
-        self.get_token_item(user, current_key(client_id))
-            .await?
-            .as_ref()
-            .map(CurrentToken::try_from)
-            .transpose()
+        self.read(user, current_key(client_id)).await
+    }
+
+    /// The record of token `token` of `user`, if it was recorded and not yet swept.
+    pub async fn find_token(
+        &self,
+        user: &UserId,
+        token: &TokenId,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(user, token_key(token)).await
     }
 
     /// The transaction items that record `token` and make it the pair's current one, as far
@@ -113,18 +293,23 @@ impl Store {
         token: &NewToken,
         replace: ReplaceCurrent,
     ) -> Result<[TransactWriteItem; 2], StoreError> {
-        let uid = s(token.user.to_string());
-        let record = Item::from([
-            ("uid".into(), uid.clone()),
+        let mut record = Item::from([
+            ("uid".into(), uid(&token.user)),
             ("sk".into(), s(token_key(&token.current.token))),
-            ("client_id".into(), s(&token.client_id)),
+            ("client_id".into(), s(&token.origin.client_id)),
             ("issued_at".into(), n(token.issued_at)),
             ("expire".into(), n(token.current.expire)),
             ("generation".into(), n(token.generation)),
         ]);
+        if let Some(agent) = &token.origin.user_agent {
+            record.insert("user_agent".into(), s(agent));
+        }
+        if let Some(ip) = &token.origin.source_ip {
+            record.insert("source_ip".into(), s(ip));
+        }
         let pointer = Item::from([
-            ("uid".into(), uid),
-            ("sk".into(), s(current_key(&token.client_id))),
+            ("uid".into(), uid(&token.user)),
+            ("sk".into(), s(current_key(&token.origin.client_id))),
             ("token_id".into(), s(token.current.token.to_string())),
             ("expire".into(), n(token.current.expire)),
         ]);
@@ -150,126 +335,140 @@ impl Store {
         Ok([item(record)?, item(pointer)?])
     }
 
-    /// Records `token` and makes it the pair's current one as far as `replace` allows, in one
-    /// transaction with a check that the account `email` is still at the token's generation.
+    /// The transaction item that replaces `user`'s sessions `seen` by `next`, only while they
+    /// are still at `seen`'s version.
+    pub(super) fn sessions_write(
+        &self,
+        user: &UserId,
+        seen: &Sessions,
+        next: &Sessions,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(SESSIONS_KEY))
+            .update_expression("SET live = :live, version = :next")
+            .condition_expression(if seen.version == 0 {
+                "attribute_not_exists(version)"
+            } else {
+                "version = :seen"
+            })
+            .expression_attribute_values(":live", live_map(next))
+            .expression_attribute_values(":next", n(next.version));
+        let update = if seen.version == 0 {
+            update
+        } else {
+            update.expression_attribute_values(":seen", n(seen.version))
+        };
+        let update = update
+            .build()
+            .map_err(|_| StoreError::Request("sessions update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The transaction item that revokes every session of `user`, whatever their number.
+    pub(super) fn sessions_cleared(&self, user: &UserId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(SESSIONS_KEY))
+            .update_expression("SET live = :none ADD version :one, generation :one")
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|_| StoreError::Request("sessions update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Records `token` and makes it live by replacing the account's sessions `seen` by `next`
+    /// (which holds it), and the pair's current token as far as `replace` allows: one
+    /// transaction, which also checks that `email`'s password is still at `password_version`.
     pub async fn issue_token(
         &self,
         token: &NewToken,
         replace: ReplaceCurrent,
+        seen: &Sessions,
+        next: &Sessions,
         email: &Email,
+        password_version: u64,
     ) -> Result<TokenIssue, StoreError> {
         let [record, pointer] = self.token_items(token, replace)?;
-        let guard = self.generation_check(email, token.generation)?;
-        Ok(
-            match write_atomically(&self.client, vec![record, pointer, guard]).await? {
-                Transaction::Written => TokenIssue::Issued,
-                Transaction::ConditionFailed(2) => TokenIssue::GenerationMoved,
-                // The record (0) is new by its random id; the pointer (1) moved.
-                Transaction::ConditionFailed(_) => TokenIssue::PointerMoved,
-            },
-        )
-    }
-
-    /// Deletes the record of `token` (and the pair's pointer when it points at it), so the
-    /// token stops verifying at once.
-    pub async fn revoke_token(
-        &self,
-        user: &UserId,
-        token: &TokenId,
-    ) -> Result<TokenRevocation, StoreError> {
-        let Some(record) = self.find_token(user, token).await? else {
-            return Ok(TokenRevocation::NotFound);
-        };
-        let uid = s(user.to_string());
-        let delete_record = Delete::builder()
-            .table_name(&self.tokens_table)
-            .key("uid", uid.clone())
-            .key("sk", s(token_key(token)));
-        let pointed_at = self.current_token(user, &record.client_id).await?;
-        let mut items = vec![delete_record];
-        if pointed_at.is_some_and(|current| current.token == *token) {
-            items.push(
-                Delete::builder()
-                    .table_name(&self.tokens_table)
-                    .key("uid", uid)
-                    .key("sk", s(current_key(&record.client_id)))
-                    .condition_expression("token_id = :token")
-                    .expression_attribute_values(":token", s(token.to_string())),
-            );
-        }
-        let items = items
-            .into_iter()
-            .map(|delete| {
-                delete
-                    .build()
-                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                    .map_err(|_| StoreError::Request("delete request"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = vec![
+            self.sessions_write(&token.user, seen, next)?,
+            record,
+            pointer,
+            self.password_check(email, password_version)?,
+        ];
         Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => TokenRevocation::Revoked,
-            Transaction::ConditionFailed(_) => TokenRevocation::PointerMoved,
+            Transaction::Written => TokenIssue::Issued,
+            Transaction::ConditionFailed(0) => TokenIssue::SessionsMoved,
+            Transaction::ConditionFailed(2) => TokenIssue::PointerMoved,
+            Transaction::ConditionFailed(3) => TokenIssue::PasswordChanged,
+            // The record (1) is new by its random id: as unlikely as it is transient.
+            Transaction::ConditionFailed(_) => return Err(StoreError::Conflict),
         })
     }
 
-    /// Deletes every token record and pointer of `user`; returns how many tokens there were.
-    pub async fn revoke_all_tokens(&self, user: &UserId) -> Result<usize, StoreError> {
-        let uid = s(user.to_string());
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tokens_table)
-                .key_condition_expression("uid = :uid")
-                .expression_attribute_values(":uid", uid.clone())
-                .projection_expression("sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::unavailable)?;
-            for item in page.items() {
-                keys.push(get_s(item, "sk")?);
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+    /// Takes `token` out of `user`'s sessions in one write, so it stops verifying at once;
+    /// its record is deleted afterwards (best effort: TTL sweeps what is left).
+    pub async fn revoke_session(
+        &self,
+        user: &UserId,
+        token: &TokenId,
+    ) -> Result<SessionRevocation, StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(SESSIONS_KEY))
+            .update_expression("REMOVE live.#token ADD version :one")
+            .condition_expression("attribute_exists(live.#token)")
+            .expression_attribute_names("#token", token.to_string())
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        if !StoreError::conditional_update(sent)? {
+            return Ok(SessionRevocation::NotLive);
         }
-        let tokens = keys.iter().filter(|sk| sk.starts_with("token#")).count();
-        for chunk in keys.chunks(25) {
-            let mut requests = chunk
-                .iter()
-                .map(|sk| {
-                    let delete = DeleteRequest::builder()
-                        .key("uid", uid.clone())
-                        .key("sk", s(sk))
-                        .build()
-                        .map_err(|_| StoreError::Request("delete request"))?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut attempts = Attempts::new(BATCH_ATTEMPTS);
-            while !requests.is_empty() {
-                attempts.next_attempt().await.map_err(|_| {
-                    StoreError::Unavailable("DynamoDB kept leaving deletions unprocessed".into())
-                })?;
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.tokens_table, std::mem::take(&mut requests))
-                    .send()
-                    .await
-                    .map_err(StoreError::unavailable)?;
-                requests = output
-                    .unprocessed_items()
-                    .and_then(|unprocessed| unprocessed.get(&self.tokens_table))
-                    .cloned()
-                    .unwrap_or_default();
-            }
+        self.forget_record(user, token).await;
+        Ok(SessionRevocation::Revoked)
+    }
+
+    async fn forget_record(&self, user: &UserId, token: &TokenId) {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(token_key(token)))
+            .send()
+            .await;
+        if let Err(error) = deleted {
+            tracing::warn!(error = %StoreError::unavailable(error), "revoked token's record left to TTL");
         }
-        Ok(tokens)
+    }
+
+    /// Revokes every session of `user` in one write, whatever their number; returns the
+    /// sessions that were in the map (live or lingering expired ones).
+    pub async fn revoke_all_sessions(&self, user: &UserId) -> Result<Sessions, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.tokens_table)
+            .key("uid", uid(user))
+            .key("sk", s(SESSIONS_KEY))
+            .update_expression("SET live = :none ADD version :one, generation :one")
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(output
+            .attributes()
+            .map(Sessions::try_from)
+            .transpose()?
+            .unwrap_or_default())
     }
 }

@@ -1,14 +1,14 @@
 //! Accounts in the users table.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::{Store, StoreError, Transaction, write_atomically};
 use crate::accounts::records::{Account, UserProfile};
 use crate::credentials::Email;
 use crate::ids::UserId;
-use crate::throttle::LoginFailures;
-use crate::tokens::records::{NewToken, ReplaceCurrent};
+use crate::throttle::{LoginFailures, Reservation};
+use crate::tokens::records::{NewToken, ReplaceCurrent, Sessions};
 
 /// What creating an account came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,25 +19,32 @@ pub enum AccountCreation {
     EmailTaken,
 }
 
-/// What replacing a password hash came to.
+/// What replacing a password came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordReplacement {
-    /// Replaced; the account's sessions moved on to this generation.
+    /// Replaced, and every session of the account revoked in the same write.
     Replaced {
-        /// The new session generation.
-        generation: u64,
+        /// The new password version.
+        password_version: u64,
     },
-    /// The session generation was no longer the one read (a concurrent change); nothing written.
-    GenerationMoved,
+    /// The password was changed by a concurrent request first; nothing written.
+    PasswordChanged,
 }
 
-/// What writing login-failure bookkeeping came to.
+/// What reserving a guess came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailuresUpdate {
-    /// Written.
-    Recorded,
-    /// Another request changed the bookkeeping first (or the account is gone); nothing written.
-    Moved,
+pub enum GuessReservation {
+    /// Reserved: the guess may be checked against the real hash; it is the `count`th of the
+    /// window that started at `window_start`.
+    Reserved {
+        /// Guesses counted in the window, this one included.
+        count: u64,
+        /// The window's start, Unix seconds.
+        window_start: u64,
+    },
+    /// Not reserved: locked, the window's guesses are all taken, or the bookkeeping moved
+    /// since it was read (read again to tell which).
+    NotReserved,
 }
 
 /// What upgrading a password hash came to.
@@ -96,7 +103,7 @@ impl TryFrom<&Item> for Account {
         Ok(Self {
             profile: UserProfile::try_from(item)?,
             password_hash: get_s(item, "password_hash")?,
-            generation: get_opt_n(item, "generation")?.unwrap_or(0),
+            password_version: get_opt_n(item, "password_version")?.unwrap_or(0),
             failures: LoginFailures {
                 count: get_opt_n(item, "failures")?.unwrap_or(0),
                 window_start: get_opt_n(item, "failure_window_start")?.unwrap_or(0),
@@ -105,6 +112,19 @@ impl TryFrom<&Item> for Account {
         })
     }
 }
+
+/// The condition that an account's password is still at `version` (accounts written before
+/// versions existed are at 0).
+fn password_still(version: u64) -> &'static str {
+    if version == 0 {
+        "attribute_not_exists(password_version) OR password_version = :password_version"
+    } else {
+        "password_version = :password_version"
+    }
+}
+
+/// Not locked at `:now`.
+const UNLOCKED: &str = "(attribute_not_exists(locked_until) OR locked_until <= :now)";
 
 impl Store {
     /// The account registered under `email`, read strongly consistent.
@@ -134,7 +154,8 @@ impl Store {
         output.item().map(UserProfile::try_from).transpose()
     }
 
-    /// Creates `account` and records its first token `first`, in one transaction: all or nothing.
+    /// Creates `account` with its sessions holding only `first`, and records `first`, in one
+    /// transaction: all or nothing.
     pub async fn create_account(
         &self,
         account: &Account,
@@ -142,10 +163,17 @@ impl Store {
     ) -> Result<AccountCreation, StoreError> {
         let mut claim = profile_item(email_key(&account.profile.email), &account.profile);
         claim.insert("password_hash".into(), s(&account.password_hash));
-        claim.insert("generation".into(), n(account.generation));
+        claim.insert("password_version".into(), n(account.password_version));
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
-        let mut items = vec![self.put_new(claim)?, self.put_new(profile)?];
-        items.extend(self.token_items(first, ReplaceCurrent::Always)?);
+        let sessions = Sessions::default().with(&first.current, first.issued_at, usize::MAX);
+        let [record, pointer] = self.token_items(first, ReplaceCurrent::Always)?;
+        let items = vec![
+            self.put_new(claim)?,
+            self.put_new(profile)?,
+            self.sessions_write(&first.user, &Sessions::default(), &sessions)?,
+            record,
+            pointer,
+        ];
         Ok(match write_atomically(&self.client, items).await? {
             Transaction::Written => AccountCreation::Created,
             Transaction::ConditionFailed(0) => AccountCreation::EmailTaken,
@@ -154,70 +182,50 @@ impl Store {
         })
     }
 
-    /// A transaction item that holds only while `email`'s session generation is `generation`.
-    pub(super) fn generation_check(
+    /// A transaction item that holds only while `email`'s password is at `version`.
+    pub(super) fn password_check(
         &self,
         email: &Email,
-        generation: u64,
+        version: u64,
     ) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.users_table)
             .key("pk", s(email_key(email)))
-            .condition_expression("generation = :generation")
-            .expression_attribute_values(":generation", n(generation))
+            .condition_expression(password_still(version))
+            .expression_attribute_values(":password_version", n(version))
             .build()
             .map_err(|_| StoreError::Request("condition check"))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// Starts a new session generation for `email` (so no token of an older one can be issued
-    /// any more) and returns it.
-    pub async fn bump_generation(&self, email: &Email) -> Result<u64, StoreError> {
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.users_table)
-            .key("pk", s(email_key(email)))
-            .update_expression("ADD generation :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(StoreError::unavailable)?;
-        output
-            .attributes()
-            .map(|item| get_n(item, "generation"))
-            .transpose()?
-            .ok_or(StoreError::Corrupt("generation"))
-    }
-
-    /// Replaces the password hash and starts a new session generation, provided the account is
-    /// still at `generation`.
+    /// Replaces `email`'s password (at `version`) by `new_hash` and revokes every session of
+    /// `user`, in one transaction.
     pub async fn replace_password(
         &self,
         email: &Email,
-        generation: u64,
+        user: &UserId,
+        version: u64,
         new_hash: &str,
     ) -> Result<PasswordReplacement, StoreError> {
-        let sent = self
-            .client
-            .update_item()
+        let password = Update::builder()
             .table_name(&self.users_table)
             .key("pk", s(email_key(email)))
-            .update_expression("SET password_hash = :hash, generation = :next")
-            .condition_expression("generation = :generation")
+            .update_expression("SET password_hash = :hash, password_version = :next")
+            .condition_expression(password_still(version))
             .expression_attribute_values(":hash", s(new_hash))
-            .expression_attribute_values(":generation", n(generation))
-            .expression_attribute_values(":next", n(generation + 1))
-            .send()
-            .await;
-        Ok(if StoreError::conditional_update(sent)? {
-            PasswordReplacement::Replaced {
-                generation: generation + 1,
-            }
-        } else {
-            PasswordReplacement::GenerationMoved
+            .expression_attribute_values(":password_version", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .build()
+            .map_err(|_| StoreError::Request("password update"))?;
+        let items = vec![
+            TransactWriteItem::builder().update(password).build(),
+            self.sessions_cleared(user)?,
+        ];
+        Ok(match write_atomically(&self.client, items).await? {
+            Transaction::Written => PasswordReplacement::Replaced {
+                password_version: version + 1,
+            },
+            Transaction::ConditionFailed(_) => PasswordReplacement::PasswordChanged,
         })
     }
 
@@ -247,51 +255,114 @@ impl Store {
         })
     }
 
-    /// Writes `next` as `email`'s failure bookkeeping, provided it still is `seen`.
-    pub async fn record_failures(
+    /// Reserves one guess at `email`'s password at `now`, atomically: counted in the window
+    /// `reservation` names while fewer than `max` are, never while locked.
+    pub async fn reserve_guess(
         &self,
         email: &Email,
-        seen: &LoginFailures,
-        next: &LoginFailures,
-    ) -> Result<FailuresUpdate, StoreError> {
-        let condition = "attribute_exists(pk) \
-            AND (attribute_not_exists(failures) OR failures = :seen_count) \
-            AND (attribute_not_exists(failure_window_start) OR failure_window_start = :seen_start)";
+        reservation: Reservation,
+        now: u64,
+        max: u64,
+    ) -> Result<GuessReservation, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key("pk", s(email_key(email)))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew);
+        let request = match reservation {
+            Reservation::Locked => {
+                self.record_nothing(email).await?;
+                return Ok(GuessReservation::NotReserved);
+            }
+            Reservation::InWindow { window_start } => request
+                .update_expression("ADD failures :one")
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND {UNLOCKED} AND failure_window_start = :start \
+                     AND failures < :max"
+                ))
+                .expression_attribute_values(":start", n(window_start))
+                .expression_attribute_values(":max", n(max)),
+            Reservation::NewWindow { seen_window_start } => request
+                .update_expression("SET failures = :one, failure_window_start = :now")
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND {UNLOCKED} AND (attribute_not_exists(failure_window_start) \
+                     OR failure_window_start = :seen)"
+                ))
+                .expression_attribute_values(":seen", n(seen_window_start)),
+        };
+        match request.send().await {
+            Ok(output) => {
+                let updated = output.attributes().ok_or(StoreError::Corrupt("failures"))?;
+                Ok(GuessReservation::Reserved {
+                    count: get_n(updated, "failures")?,
+                    window_start: match reservation {
+                        Reservation::InWindow { window_start } => window_start,
+                        _ => get_opt_n(updated, "failure_window_start")?.unwrap_or(now),
+                    },
+                })
+            }
+            Err(error) => StoreError::conditional_update(Err::<(), _>(error))
+                .map(|_| GuessReservation::NotReserved),
+        }
+    }
+
+    /// Locks `email` until `until` after the wrong guess that filled the window that started
+    /// at `window_start` (unless the bookkeeping moved on meanwhile), and starts the count anew.
+    pub async fn lock_account(
+        &self,
+        email: &Email,
+        window_start: u64,
+        now: u64,
+        until: u64,
+    ) -> Result<(), StoreError> {
         let sent = self
             .client
             .update_item()
             .table_name(&self.users_table)
             .key("pk", s(email_key(email)))
             .update_expression(
-                "SET failures = :count, failure_window_start = :start, locked_until = :locked",
+                "SET locked_until = :until, failures = :zero, failure_window_start = :now",
             )
-            .condition_expression(condition)
-            .expression_attribute_values(":count", n(next.count))
-            .expression_attribute_values(":start", n(next.window_start))
-            .expression_attribute_values(":locked", n(next.locked_until))
-            .expression_attribute_values(":seen_count", n(seen.count))
-            .expression_attribute_values(":seen_start", n(seen.window_start))
+            .condition_expression("attribute_exists(pk) AND failure_window_start = :start")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":start", n(window_start))
             .send()
             .await;
-        Ok(if StoreError::conditional_update(sent)? {
-            FailuresUpdate::Recorded
-        } else {
-            FailuresUpdate::Moved
-        })
+        StoreError::conditional_update(sent).map(|_| ())
     }
 
-    /// An update shaped like [`Self::record_failures`] whose condition never holds, so it
-    /// changes nothing: an unknown or locked account then costs the same round trip as a wrong
-    /// password, and answers no faster.
+    /// Gives back every reserved guess and lifts any lock: the password was just proven.
+    pub async fn clear_guesses(&self, email: &Email) -> Result<(), StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key("pk", s(email_key(email)))
+            .update_expression("SET failures = :zero, locked_until = :zero")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        StoreError::conditional_update(sent).map(|_| ())
+    }
+
+    /// An update shaped like [`Self::reserve_guess`] whose condition never holds, so it
+    /// changes nothing: an unknown or locked account then costs the same round trip as a
+    /// guess at a known one, and answers no faster.
     pub async fn record_nothing(&self, email: &Email) -> Result<(), StoreError> {
         let sent = self
             .client
             .update_item()
             .table_name(&self.users_table)
             .key("pk", s(email_key(email)))
-            .update_expression("SET failures = :count")
+            .update_expression("ADD failures :one")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(pk)")
-            .expression_attribute_values(":count", n(0))
+            .expression_attribute_values(":one", n(1))
             .send()
             .await;
         StoreError::conditional_update(sent).map(|_| ())

@@ -1,4 +1,4 @@
-//! Token use-cases: issue, hand out again, verify, revoke.
+//! Token use-cases: issue, hand out again, verify, list and revoke sessions.
 
 pub mod format;
 pub mod records;
@@ -12,10 +12,10 @@ use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
 use crate::problem::{ApiError, AuthScheme};
 use crate::retry::Attempts;
-use crate::store::{Store, StoreError, TokenIssue, TokenRevocation};
-use records::{CurrentToken, NewToken, ReplaceCurrent, TokenRecord};
+use crate::store::{SessionRevocation, Store, StoreError, TokenIssue};
+use records::{CurrentToken, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 
-/// How many times login-token and logout re-read and retry when concurrent callers race them.
+/// How many times issuing re-reads and retries when concurrent requests race it.
 const ISSUE_ATTEMPTS: u32 = 8;
 
 /// A token as handed to a client, with what the response tells about it.
@@ -34,16 +34,16 @@ pub struct IssuedToken {
 /// What a presented token turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    /// Authentic, recorded and unexpired.
+    /// Authentic, live and unexpired.
     Valid {
         /// Whose token it is.
         claims: TokenClaims,
-        /// Its record.
-        record: TokenRecord,
+        /// When it expires, Unix seconds.
+        expire: u64,
     },
-    /// Authentic and recorded, but past its `expire` (TTL deletion is lazy, so the item may linger).
+    /// Authentic and live, but past its expiry.
     Expired,
-    /// Malformed, forged, or unknown to the store (revoked, or deleted by TTL).
+    /// Malformed, forged, revoked or unknown.
     Invalid,
 }
 
@@ -52,19 +52,33 @@ pub enum Verification {
 pub enum Handout {
     /// The token the client gets.
     Token(IssuedToken),
-    /// The account's session generation moved on since it was read: nothing was issued.
-    GenerationMoved,
+    /// The password whose hash was checked is no longer the account's: nothing was issued.
+    PasswordChanged,
 }
 
-/// The session a token is issued into: the account's email and its session generation.
+/// Whom a token is issued to: the account, and the password version that was checked.
 #[derive(Debug, Clone, Copy)]
-pub struct Session<'a> {
-    /// Whose session it is.
+pub struct Grantee<'a> {
+    /// The account.
     pub user: UserId,
-    /// The account's email, the key its generation is checked under.
+    /// Its email, the key its password version is checked under.
     pub email: &'a Email,
-    /// The generation read from the account; the token is recorded only while it still is.
-    pub generation: u64,
+    /// The version of the password whose hash was checked; the token is recorded only while
+    /// it still is the account's.
+    pub password_version: u64,
+}
+
+/// One of the caller's sessions, as `GET /auth/sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    /// The session's token id.
+    pub id: TokenId,
+    /// Where and when it was issued.
+    pub record: TokenRecord,
+    /// Its expiry, Unix seconds.
+    pub expire: u64,
+    /// Whether it is the token the listing was asked with.
+    pub current: bool,
 }
 
 /// Issues and checks tokens. One per cold start.
@@ -73,16 +87,24 @@ pub struct Tokens {
     store: Store,
     key: SigningKey,
     ttl: Duration,
+    max_sessions: usize,
     clock: SharedClock,
 }
 
 impl Tokens {
-    /// The token use-cases over `store`.
-    pub fn new(store: Store, key: SigningKey, ttl: Duration, clock: SharedClock) -> Self {
+    /// The token use-cases over `store`: tokens live `ttl`, at most `max_sessions` per account.
+    pub fn new(
+        store: Store,
+        key: SigningKey,
+        ttl: Duration,
+        max_sessions: usize,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             store,
             key,
             ttl,
+            max_sessions,
             clock,
         }
     }
@@ -101,18 +123,19 @@ impl Tokens {
         }
     }
 
-    /// A fresh token of `session` for `client_id`, not yet recorded.
-    pub fn fresh(&self, session: &Session<'_>, client_id: &str) -> NewToken {
+    /// A fresh token for `user` in sessions generation `generation`, asked for from `origin`,
+    /// not yet recorded.
+    pub fn fresh(&self, user: UserId, generation: u64, origin: &Origin) -> NewToken {
         let now = self.clock.now();
         NewToken {
-            user: session.user,
+            user,
             current: CurrentToken {
                 token: TokenId::generate(),
                 expire: now.saturating_add(self.ttl.as_secs()),
             },
-            client_id: client_id.to_owned(),
             issued_at: now,
-            generation: session.generation,
+            origin: origin.clone(),
+            generation,
         }
     }
 
@@ -121,73 +144,84 @@ impl Tokens {
         self.handed_out(token.user, token.current)
     }
 
-    /// Issues a fresh token of `session` for `client_id` and makes it the pair's current one,
-    /// provided the session's generation still holds.
+    /// Issues a fresh token to `grantee` and makes it the current one of `origin`'s
+    /// application; past the cap, the soonest-expiring session is revoked in the same write.
     pub async fn issue_fresh(
         &self,
-        session: &Session<'_>,
-        client_id: &str,
+        grantee: &Grantee<'_>,
+        origin: &Origin,
     ) -> Result<Handout, ApiError> {
-        let token = self.fresh(session, client_id);
+        self.issue(grantee, origin, false).await
+    }
+
+    /// The current token of `origin`'s application while it is live, otherwise a new one
+    /// issued as [`Self::issue_fresh`] does. Concurrent callers all get the same token: the
+    /// pointer to it is replaced only under a condition on what each caller saw, and a caller
+    /// that loses the race reads the winner's.
+    pub async fn current_or_issue(
+        &self,
+        grantee: &Grantee<'_>,
+        origin: &Origin,
+    ) -> Result<Handout, ApiError> {
+        self.issue(grantee, origin, true).await
+    }
+
+    async fn issue(
+        &self,
+        grantee: &Grantee<'_>,
+        origin: &Origin,
+        reuse_current: bool,
+    ) -> Result<Handout, ApiError> {
+        let user = grantee.user;
         let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
         loop {
             attempts.next_attempt().await?;
+            let seen = self.store.sessions(&user).await?;
+            let now = self.clock.now();
+            let replace = if reuse_current {
+                match self.store.current_token(&user, &origin.client_id).await? {
+                    Some(current) if seen.is_live(&current.token, now) => {
+                        return Ok(Handout::Token(self.handed_out(user, current)));
+                    }
+                    Some(stale) => ReplaceCurrent::IfStill(stale.token),
+                    None => ReplaceCurrent::IfAbsent,
+                }
+            } else {
+                ReplaceCurrent::Always
+            };
+            let token = self.fresh(user, seen.generation, origin);
+            let next = seen.with(&token.current, now, self.max_sessions);
             match self
                 .store
-                .issue_token(&token, ReplaceCurrent::Always, session.email)
+                .issue_token(
+                    &token,
+                    replace,
+                    &seen,
+                    &next,
+                    grantee.email,
+                    grantee.password_version,
+                )
                 .await
             {
                 Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token))),
-                Ok(TokenIssue::GenerationMoved) => return Ok(Handout::GenerationMoved),
-                // Nothing conditions the pointer of a fresh token: only a collision of
-                // concurrent transactions lands here.
-                Ok(TokenIssue::PointerMoved) | Err(StoreError::Conflict) => continue,
+                Ok(TokenIssue::PasswordChanged) => return Ok(Handout::PasswordChanged),
+                // Another request changed the sessions or the pointer first: read again.
+                Ok(TokenIssue::SessionsMoved | TokenIssue::PointerMoved)
+                | Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
     }
 
-    /// The pair's current token while it is unexpired, otherwise a new one of `session`.
-    /// Concurrent callers all get the same token: the pointer to it is replaced only under a
-    /// condition on what each caller saw, and a caller that loses the race reads the winner's.
-    pub async fn current_or_issue(
-        &self,
-        session: &Session<'_>,
-        client_id: &str,
-    ) -> Result<Handout, ApiError> {
-        let user = session.user;
-        let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
-        loop {
-            attempts.next_attempt().await?;
-            let seen = self.store.current_token(&user, client_id).await?;
-            if let Some(current) = seen
-                && current.expire > self.clock.now()
-            {
-                return Ok(Handout::Token(self.handed_out(user, current)));
-            }
-            let token = self.fresh(session, client_id);
-            let replace = seen.map_or(ReplaceCurrent::IfAbsent, |old| {
-                ReplaceCurrent::IfStill(old.token)
-            });
-            match self.store.issue_token(&token, replace, session.email).await {
-                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token))),
-                Ok(TokenIssue::GenerationMoved) => return Ok(Handout::GenerationMoved),
-                // Another caller replaced the pointer first: read the winner's token.
-                Ok(TokenIssue::PointerMoved) | Err(StoreError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-    }
-
-    /// The claims and record of `presented` if it is valid now; otherwise the error a route
+    /// The claims and expiry of `presented` if it is valid now; otherwise the error a route
     /// that requires a token answers with (401 absent or invalid, 403 expired).
     pub async fn require_valid(
         &self,
         presented: Option<String>,
-    ) -> Result<(TokenClaims, TokenRecord), ApiError> {
+    ) -> Result<(TokenClaims, u64), ApiError> {
         let presented = presented.ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
         match self.verify(&presented).await? {
-            Verification::Valid { claims, record } => Ok((claims, record)),
+            Verification::Valid { claims, expire } => Ok((claims, expire)),
             Verification::Expired => Err(ApiError::TokenExpired),
             Verification::Invalid => Err(ApiError::InvalidToken),
         }
@@ -201,35 +235,112 @@ impl Tokens {
             .key
             .authenticate(&presented)
             .ok_or(ApiError::InvalidToken)?;
-        let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
-        loop {
-            attempts.next_attempt().await?;
-            match self.store.revoke_token(&claims.user, &claims.token).await {
-                Ok(TokenRevocation::Revoked | TokenRevocation::NotFound) => return Ok(()),
-                // The pair's pointer moved meanwhile: read again.
-                Ok(TokenRevocation::PointerMoved) | Err(StoreError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
+        self.store
+            .revoke_session(&claims.user, &claims.token)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes the caller's session `id` (the presented token's own included); an id that is
+    /// not one of the caller's live sessions is [`ApiError::SessionNotFound`].
+    pub async fn revoke_session(
+        &self,
+        presented: Option<String>,
+        id: &str,
+    ) -> Result<(), ApiError> {
+        let (claims, _) = self.require_valid(presented).await?;
+        let id = TokenId::parse(id).ok_or(ApiError::SessionNotFound)?;
+        match self.store.revoke_session(&claims.user, &id).await? {
+            SessionRevocation::Revoked => {
+                tracing::info!(user = %claims.user, "session revoked");
+                Ok(())
             }
+            SessionRevocation::NotLive => Err(ApiError::SessionNotFound),
         }
     }
 
-    /// Revokes every token of `user`; returns how many there were.
-    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
-        self.store.revoke_all_tokens(user).await
+    /// Revokes every session of the caller, in every application, in one write; returns how
+    /// many were live.
+    pub async fn revoke_all(&self, presented: Option<String>) -> Result<usize, ApiError> {
+        let (claims, _) = self.require_valid(presented).await?;
+        let revoked = self
+            .store
+            .revoke_all_sessions(&claims.user)
+            .await?
+            .live_count(self.clock.now());
+        tracing::info!(user = %claims.user, revoked, "logged out everywhere");
+        Ok(revoked)
+    }
+
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, presented: Option<String>) -> Result<Vec<SessionView>, ApiError> {
+        let (claims, _) = self.require_valid(presented).await?;
+        let now = self.clock.now();
+        let sessions: Sessions = self.store.sessions(&claims.user).await?;
+        let live: Vec<TokenId> = sessions
+            .live
+            .iter()
+            .filter(|(_, expire)| **expire > now)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut records = self.store.token_records(&claims.user, &live).await?;
+        let mut views: Vec<SessionView> = live
+            .into_iter()
+            .filter_map(|id| {
+                let record = records.remove(&id)?;
+                Some(SessionView {
+                    id,
+                    expire: sessions.live[&id],
+                    current: id == claims.token,
+                    record,
+                })
+            })
+            .collect();
+        views.sort_by(|a, b| {
+            (b.record.issued_at, b.expire, b.id).cmp(&(a.record.issued_at, a.expire, a.id))
+        });
+        Ok(views)
     }
 
     /// Checks a presented token: its tag first (no store call for garbage or forgeries), then
-    /// its record, then its expiry against the clock.
+    /// whether it is live in its account's sessions (one read), then its expiry.
     pub async fn verify(&self, presented: &str) -> Result<Verification, StoreError> {
         let Some(claims) = self.key.authenticate(presented) else {
             return Ok(Verification::Invalid);
         };
-        let Some(record) = self.store.find_token(&claims.user, &claims.token).await? else {
+        let Some(expire) = self
+            .store
+            .session_expiry(&claims.user, &claims.token)
+            .await?
+        else {
             return Ok(Verification::Invalid);
         };
-        if record.expire <= self.clock.now() {
+        if expire <= self.clock.now() {
             return Ok(Verification::Expired);
         }
-        Ok(Verification::Valid { claims, record })
+        Ok(Verification::Valid { claims, expire })
+    }
+
+    /// As [`Self::verify`], with the token's record (the application it was issued for) read
+    /// in the same round trip: what the authorizer hands to the routes behind it.
+    pub async fn verify_with_record(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(TokenClaims, TokenRecord, u64)>, StoreError> {
+        let Some(claims) = self.key.authenticate(presented) else {
+            return Ok(None);
+        };
+        let found = self
+            .store
+            .session_with_record(&claims.user, &claims.token)
+            .await?;
+        Ok(found
+            .filter(|(expire, _)| *expire > self.clock.now())
+            .map(|(expire, record)| (claims, record, expire)))
+    }
+
+    /// The record of the caller's presented token (where it was issued), if still kept.
+    pub async fn record_of(&self, claims: &TokenClaims) -> Result<Option<TokenRecord>, ApiError> {
+        Ok(self.store.find_token(&claims.user, &claims.token).await?)
     }
 }

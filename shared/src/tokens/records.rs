@@ -1,14 +1,23 @@
-//! What the store keeps of issued tokens, as the use-cases and the store exchange it.
+//! What the store keeps of issued tokens and an account's sessions, as the use-cases and the
+//! store exchange it.
+
+use std::collections::BTreeMap;
 
 use crate::ids::{TokenId, UserId};
 
-/// What the table knows of one issued token.
+/// What the table knows of one issued token besides its liveness: where it was issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// The application the token was issued for.
     pub client_id: String,
+    /// When it was issued, Unix seconds.
+    pub issued_at: u64,
     /// When it stops being valid, Unix seconds (also the TTL attribute).
     pub expire: u64,
+    /// The issuing request's `User-Agent`, if it sent one.
+    pub user_agent: Option<String>,
+    /// The issuing request's source IP, as API Gateway saw it, if known.
+    pub source_ip: Option<String>,
 }
 
 /// The token login-token hands out again for one (application, user) pair.
@@ -20,6 +29,17 @@ pub struct CurrentToken {
     pub expire: u64,
 }
 
+/// Where a request that gets a token came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The application (`X-Client-Id`, default `default`).
+    pub client_id: String,
+    /// Its `User-Agent`, if any.
+    pub user_agent: Option<String>,
+    /// Its source IP, if API Gateway named one.
+    pub source_ip: Option<String>,
+}
+
 /// A token about to be recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
@@ -27,11 +47,11 @@ pub struct NewToken {
     pub user: UserId,
     /// Its id and expiry.
     pub current: CurrentToken,
-    /// The application it is issued for.
-    pub client_id: String,
     /// When it was issued, Unix seconds.
     pub issued_at: u64,
-    /// The account's session generation it belongs to.
+    /// Where the request for it came from.
+    pub origin: Origin,
+    /// The sessions generation it is issued in.
     pub generation: u64,
 }
 
@@ -42,6 +62,100 @@ pub enum ReplaceCurrent {
     Always,
     /// Only when the pair has no current token.
     IfAbsent,
-    /// Only when the current token is still this (expired) one.
+    /// Only when the current token is still this (expired or revoked) one.
     IfStill(TokenId),
+}
+
+/// Default cap on an account's live sessions (`MAX_SESSIONS_PER_ACCOUNT`).
+pub const DEFAULT_MAX_SESSIONS: usize = 100;
+
+/// An account's sessions: the one item whose map says which tokens are live. A token verifies
+/// only while its id is in the map and unexpired, so one write revokes any number of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sessions {
+    /// Moves on every write; a write is made only under the version it read.
+    pub version: u64,
+    /// Moves when every session is revoked at once (logout-all, password change); each token
+    /// record keeps the generation it was issued in, for audits.
+    pub generation: u64,
+    /// Live token ids and their expiry, Unix seconds (expired ones may linger until the next
+    /// issue prunes them).
+    pub live: BTreeMap<TokenId, u64>,
+}
+
+impl Sessions {
+    /// The sessions after adding `token` at `now`: expired entries pruned, then the
+    /// soonest-expiring ones evicted until at most `cap` remain (`token` always stays).
+    pub fn with(&self, token: &CurrentToken, now: u64, cap: usize) -> Sessions {
+        let mut live: BTreeMap<TokenId, u64> = self
+            .live
+            .iter()
+            .filter(|(_, expire)| **expire > now)
+            .map(|(id, expire)| (*id, *expire))
+            .collect();
+        while live.len() >= cap.max(1) {
+            let Some(oldest) = live.iter().min_by_key(|(id, expire)| (**expire, **id)) else {
+                break;
+            };
+            let oldest = *oldest.0;
+            live.remove(&oldest);
+        }
+        live.insert(token.token, token.expire);
+        Sessions {
+            version: self.version + 1,
+            generation: self.generation,
+            live,
+        }
+    }
+
+    /// Whether `token` is live at `now`.
+    pub fn is_live(&self, token: &TokenId, now: u64) -> bool {
+        self.live.get(token).is_some_and(|expire| *expire > now)
+    }
+
+    /// How many sessions are live at `now`.
+    pub fn live_count(&self, now: u64) -> usize {
+        self.live.values().filter(|expire| **expire > now).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(expire: u64) -> CurrentToken {
+        CurrentToken {
+            token: TokenId::generate(),
+            expire,
+        }
+    }
+
+    #[test]
+    fn issuing_past_the_cap_evicts_the_soonest_expiring_session() {
+        let mut sessions = Sessions::default();
+        let first = token(1_010);
+        sessions = sessions.with(&first, 1_000, 3);
+        for expire in [1_020, 1_030] {
+            sessions = sessions.with(&token(expire), 1_000, 3);
+        }
+        assert_eq!(sessions.live.len(), 3);
+        let newest = token(1_040);
+        let after = sessions.with(&newest, 1_000, 3);
+        assert_eq!(after.live.len(), 3);
+        assert!(!after.live.contains_key(&first.token));
+        assert!(after.is_live(&newest.token, 1_000));
+        assert_eq!(after.version, sessions.version + 1);
+    }
+
+    #[test]
+    fn expired_sessions_free_their_slot_before_anything_is_evicted() {
+        let keep = token(2_000);
+        let sessions = Sessions::default()
+            .with(&token(1_001), 1_000, 2)
+            .with(&keep, 1_000, 2);
+        let after = sessions.with(&token(2_500), 1_500, 2);
+        assert_eq!(after.live.len(), 2);
+        assert!(after.is_live(&keep.token, 1_500));
+        assert_eq!(after.live_count(1_500), 2);
+    }
 }

@@ -200,7 +200,7 @@ async fn a_cached_allow_outlives_revocation_only_within_the_window() {
             .await
     ));
 
-    app.delete_token_record(&user, &token_id).await;
+    app.revoke_in_store(&user, &token_id).await;
     app.clock.advance(9);
     assert!(
         allowed_http(
@@ -231,7 +231,7 @@ async fn with_caching_off_revocation_is_seen_at_once() {
             .handle(http_api_event(Some(&token), Place::Bearer))
             .await
     ));
-    app.delete_token_record(&user, &token_id).await;
+    app.revoke_in_store(&user, &token_id).await;
     assert!(!allowed_http(
         &authorizer
             .handle(http_api_event(Some(&token), Place::Bearer))

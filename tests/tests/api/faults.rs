@@ -70,7 +70,7 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
         .await,
         call(
             handlers::logout_all,
-            &app.accounts,
+            &app.tokens,
             ApiRequest::post("/auth/logout-all")
                 .header("X-Auth-Token", token.expose())
                 .build(),

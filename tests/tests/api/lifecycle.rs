@@ -67,7 +67,7 @@ async fn logout(app: &TestApp, request: ApiRequest) -> lambda_http::Response<lam
 async fn logout_all(app: &TestApp, token: &str) -> lambda_http::Response<lambda_http::Body> {
     call(
         handlers::logout_all,
-        &app.accounts,
+        &app.tokens,
         ApiRequest::post("/auth/logout-all")
             .header("Authorization", &format!("Bearer {token}"))
             .build(),
@@ -199,7 +199,7 @@ async fn logout_all_needs_a_valid_token() {
     let token = signup["x-auth-token"].as_str().unwrap();
     let missing = call(
         handlers::logout_all,
-        &app.accounts,
+        &app.tokens,
         ApiRequest::post("/auth/logout-all").build(),
     )
     .await;

@@ -110,8 +110,9 @@ async fn fifty_concurrent_calls_for_one_user_get_one_token() {
         .collect();
     assert_eq!(tokens.len(), 1, "{tokens:?}");
     let items = app.scan(&app.config.tokens_table).await;
-    // signup's token and pointer for `default`, plus exactly one token and pointer for `burst`.
-    assert_eq!(items.len(), 4, "{items:?}");
+    // The sessions item, signup's token and pointer for `default`, plus exactly one token and
+    // pointer for `burst`.
+    assert_eq!(items.len(), 5, "{items:?}");
 }
 
 #[tokio::test]

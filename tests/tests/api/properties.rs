@@ -56,9 +56,11 @@ enum Route {
     Logout,
     LogoutAll,
     Password,
+    Sessions,
+    RevokeSession,
 }
 
-const ROUTES: [Route; 8] = [
+const ROUTES: [Route; 10] = [
     Route::Signup,
     Route::Login,
     Route::LoginToken,
@@ -67,6 +69,8 @@ const ROUTES: [Route; 8] = [
     Route::Logout,
     Route::LogoutAll,
     Route::Password,
+    Route::Sessions,
+    Route::RevokeSession,
 ];
 
 impl Route {
@@ -80,6 +84,8 @@ impl Route {
             Self::Logout => ApiRequest::post("/auth/logout"),
             Self::LogoutAll => ApiRequest::post("/auth/logout-all"),
             Self::Password => ApiRequest::post("/auth/password"),
+            Self::Sessions => ApiRequest::get("/auth/sessions"),
+            Self::RevokeSession => ApiRequest::delete("/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
         }
     }
 
@@ -92,7 +98,9 @@ impl Route {
             Self::Verify => call(handlers::verify, tokens, request).await,
             Self::Me => call(handlers::me, &world.profiles, request).await,
             Self::Logout => call(handlers::logout, tokens, request).await,
-            Self::LogoutAll => call(handlers::logout_all, accounts, request).await,
+            Self::LogoutAll => call(handlers::logout_all, tokens, request).await,
+            Self::Sessions => call(handlers::sessions, tokens, request).await,
+            Self::RevokeSession => call(handlers::revoke_session, tokens, request).await,
             Self::Password => call(handlers::change_password, accounts, request).await,
         }
     }

@@ -11,9 +11,10 @@ const PASSWORD: &str = "correct horse";
 
 /// The account's session generation, as logout-all left it.
 async fn session_generation(app: &TestApp) -> u64 {
-    app.scan(&app.config.users_table)
+    app.scan(&app.config.tokens_table)
         .await
         .iter()
+        .filter(|item| item["sk"].as_s().is_ok_and(|key| key == "sessions"))
         .find_map(|item| item.get("generation"))
         .and_then(|value| value.as_n().ok())
         .and_then(|n| n.parse().ok())
@@ -66,7 +67,7 @@ async fn concurrent_logout_all_and_login_token_leave_no_token_from_before_it() {
             .collect();
         let response = call(
             handlers::logout_all,
-            &app.accounts,
+            &app.tokens,
             ApiRequest::post("/auth/logout-all")
                 .header("X-Auth-Token", &token)
                 .build(),

@@ -64,8 +64,8 @@ async fn a_second_signup_with_a_case_variant_of_the_email_is_409_and_changes_not
     assert_eq!(app.scan(&app.config.users_table).await, before);
     assert_eq!(
         app.scan(&app.config.tokens_table).await.len(),
-        2,
-        "only the first signup's token and pointer"
+        3,
+        "only the first signup's sessions, token and pointer"
     );
 }
 
@@ -97,9 +97,10 @@ async fn concurrent_signups_with_case_variants_create_exactly_one_account() {
         49,
         "{statuses:?}"
     );
-    // One email claim and one profile; one token and its pointer: no orphans from the losers.
+    // One email claim and one profile; one sessions item, one token and its pointer: no orphans
+    // from the losers.
     assert_eq!(app.scan(&app.config.users_table).await.len(), 2);
-    assert_eq!(app.scan(&app.config.tokens_table).await.len(), 2);
+    assert_eq!(app.scan(&app.config.tokens_table).await.len(), 3);
 }
 
 #[tokio::test]

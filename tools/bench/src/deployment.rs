@@ -10,6 +10,7 @@ use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
 use tokengate::lambda::FromConfig;
 use tokengate::tokens::TokenClaims;
+use tokengate::tokens::records::Origin;
 use tokengate::{Accounts, Tokens, store};
 
 /// The password of every bench account.
@@ -96,7 +97,7 @@ impl Deployment {
             .map_err(|error| format!("login body: {error:?}"))?;
         let (_, issued) = self
             .accounts
-            .login(&credentials, "bench")
+            .login(&credentials, &origin("bench"))
             .await
             .map_err(|error| format!("logging in {email}: {error:?}"))?;
         Ok(issued.token.expose().to_owned())
@@ -111,6 +112,32 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// Issues `count` more sessions to the account `email`, whose valid `token` names it,
+    /// through the token use-cases (no argon2).
+    pub async fn add_sessions(&self, email: &str, token: &str, count: usize) -> Result<(), String> {
+        let claims = self
+            .config
+            .signing_key
+            .authenticate(token)
+            .ok_or("the token does not authenticate")?;
+        let email =
+            tokengate::credentials::Email::parse(email).map_err(|error| error.to_string())?;
+        let grantee = tokengate::tokens::Grantee {
+            user: claims.user,
+            email: &email,
+            password_version: 0,
+        };
+        for _ in 0..count {
+            match self.tokens.issue_fresh(&grantee, &origin("bench")).await {
+                Ok(tokengate::tokens::Handout::Token(_)) => {}
+                other => return Err(format!("issuing a session: {other:?}")),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Creates the account `email` with [`PASSWORD`]; returns its id and its first token.
 async fn signup(accounts: &Accounts, email: &str) -> Result<(UserId, String), String> {
     let form = serde_json::json!({
@@ -119,8 +146,17 @@ async fn signup(accounts: &Accounts, email: &str) -> Result<(UserId, String), St
     let form = SignupForm::from_json(form.to_string().as_bytes())
         .map_err(|error| format!("signup form: {error:?}"))?;
     let (profile, issued) = accounts
-        .signup(form, "default")
+        .signup(form, &origin("default"))
         .await
         .map_err(|error| format!("creating the account {email}: {error:?}"))?;
     Ok((profile.id, issued.token.expose().to_owned()))
+}
+
+/// A request from application `client_id`, as the bench's calls come.
+fn origin(client_id: &str) -> Origin {
+    Origin {
+        client_id: client_id.to_owned(),
+        user_agent: Some("tokengate-bench".to_owned()),
+        source_ip: None,
+    }
 }

@@ -131,6 +131,19 @@ async fn run() -> Result<(), String> {
         Some(1.10),
     ));
 
+    for sessions in [1, 100] {
+        progress(&format!("GET /auth/sessions for {sessions} sessions"));
+        let (ours, bare) =
+            store_path::sessions_listing(&deployment, sessions, warmup, sizes.store_calls / 4)
+                .await?;
+        rows.push(Row::timing(
+            &format!("GET /auth/sessions handler, {sessions} live sessions / bare GetItem"),
+            &ours,
+            &bare,
+            None,
+        ));
+    }
+
     progress("rejecting garbage and forged tokens");
     let rejections =
         store_path::rejections(&deployment, sizes.rejection_batches, REJECTION_BATCH).await;

@@ -102,8 +102,17 @@ where
 
 /// `GET /auth/verify` with the seeded token, as the verify function hands it to its handler.
 fn verify_request(authorization: &HeaderValue) -> Request {
+    bearer_request("/auth/verify", authorization)
+}
+
+fn sessions_request(authorization: &HeaderValue) -> Request {
+    bearer_request("/auth/sessions", authorization)
+}
+
+/// A GET of `path` presenting `authorization`.
+fn bearer_request(path: &str, authorization: &HeaderValue) -> Request {
     let mut request = Request::new(Body::Empty);
-    *request.uri_mut() = "/auth/verify".parse().expect("a valid path");
+    *request.uri_mut() = path.parse().expect("a valid path");
     request.headers_mut().insert(
         lambda_http::http::header::AUTHORIZATION,
         authorization.clone(),
@@ -352,4 +361,45 @@ pub async fn throughput(
         }
     }
     (ours / rounds as f64, baseline / rounds as f64)
+}
+
+/// `GET /auth/sessions` through its handler for an account with `sessions` live sessions,
+/// against a bare `GetItem`.
+pub async fn sessions_listing(
+    deployment: &Deployment,
+    sessions: usize,
+    warmup: usize,
+    samples: usize,
+) -> Result<(Samples, Samples), String> {
+    let (email, token) = deployment
+        .extra_account(&format!("sessions-{sessions}"))
+        .await?;
+    deployment
+        .add_sessions(&email, &token, sessions - 1)
+        .await?;
+    let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value");
+    let tokens = &deployment.tokens;
+    let listed =
+        respond(tokengate::handlers::sessions(tokens, sessions_request(&authorization)).await);
+    let body: serde_json::Value =
+        serde_json::from_slice(listed.body().as_ref()).map_err(|error| error.to_string())?;
+    let count = body["sessions"].as_array().map_or(0, Vec::len);
+    if count != sessions {
+        return Err(format!(
+            "the listing shows {count} sessions, not {sessions}"
+        ));
+    }
+    let bare = BareGetItem::of_seeded_token(deployment);
+    Ok(paired(
+        warmup,
+        samples,
+        || async {
+            let response = respond(
+                tokengate::handlers::sessions(tokens, sessions_request(&authorization)).await,
+            );
+            assert_eq!(response.status(), 200);
+        },
+        || bare.call(),
+    )
+    .await)
 }

@@ -10,10 +10,12 @@ use crate::events::{authorizer_request, http_request};
 use crate::functions::RuntimeEmulator;
 
 /// Every function of the stack, the token-only ones first.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 11] = [
     "verify",
     "authorizer",
     "me",
+    "sessions",
+    "revoke-session",
     "logout",
     "logout-all",
     "signup",
@@ -30,7 +32,7 @@ pub fn hashes_passwords(function: &str) -> bool {
 /// Whether each request to `function` costs an argon2id evaluation, in the function or in the
 /// login that gets it a token to consume (logout, logout-all): those get fewer requests.
 pub fn costs_a_hash(function: &str) -> bool {
-    hashes_passwords(function) || matches!(function, "logout" | "logout-all")
+    hashes_passwords(function) || matches!(function, "logout" | "logout-all" | "revoke-session")
 }
 
 fn route(function: &str) -> (&'static str, &'static str) {
@@ -42,6 +44,9 @@ fn route(function: &str) -> (&'static str, &'static str) {
         "logout" => ("POST", "/auth/logout"),
         "logout-all" => ("POST", "/auth/logout-all"),
         "password" => ("POST", "/auth/password"),
+        "sessions" => ("GET", "/auth/sessions"),
+        // The id is the path's last segment; the bench replaces it with a live session's.
+        "revoke-session" => ("DELETE", "/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
         _ => ("GET", "/auth/verify"),
     }
 }
@@ -140,6 +145,21 @@ pub async fn serve(
             for _ in 0..invocations {
                 let token = deployment.login(&deployment.email).await?;
                 expect_success(emulator, function, &with_token(function, &token)).await?;
+            }
+        }
+        "revoke-session" => {
+            for _ in 0..invocations {
+                let token = deployment.login(&deployment.email).await?;
+                let id = deployment
+                    .config
+                    .signing_key
+                    .authenticate(&token)
+                    .ok_or("a login token that does not authenticate")?
+                    .token;
+                let bearer = format!("Bearer {token}");
+                let path = format!("/auth/sessions/{id}");
+                let event = http_request(method, &path, &[("Authorization", &bearer)], None);
+                expect_success(emulator, function, &event).await?;
             }
         }
         "logout-all" => {
