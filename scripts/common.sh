@@ -48,12 +48,36 @@ wait_for_port() {
   done
 }
 
+# Every background process a script starts leads a process group of its own (setsid), so that
+# stopping the group stops its children too (DynamoDB Local's java under its node wrapper, the
+# functions under cargo lambda watch). CHILD_PIDS holds this script's; TOKENGATE_GROUPS_FILE,
+# when set (make test sets it for every script it runs), collects every group of the run.
 CHILD_PIDS=()
-# Stops every background process this script started (and their children).
+
+# Records background process $1, the leader of a process group of its own, as this script's.
+started() {
+  CHILD_PIDS+=("$1")
+  if [ -n "${TOKENGATE_GROUPS_FILE:-}" ]; then echo "$1" >> "$TOKENGATE_GROUPS_FILE"; fi
+}
+
+# Whether process group $1 still has a live (not zombie) process.
+group_alive() {
+  ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# Stops every process group this script started and waits until each is empty: TERM, then
+# KILL for what is left after 10 s.
 stop_children() {
-  local pid
-  for pid in "${CHILD_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${CHILD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local pid deadline=$((SECONDS + 10))
+  for pid in "${CHILD_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${CHILD_PIDS[@]}"; do
+    while group_alive "$pid"; do
+      if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+      if [ $SECONDS -ge $((deadline + 5)) ]; then log "process group $pid does not stop"; break; fi
+      sleep 0.1
+    done
+    wait "$pid" 2>/dev/null || true
+  done
   CHILD_PIDS=()
 }
 
@@ -62,7 +86,7 @@ start_dynamodb() {
   local port=$1
   log "starting DynamoDB Local on 127.0.0.1:$port"
   setsid node "$ROOT/scripts/dynamodb-local.cjs" "$port" > "${DYNAMODB_LOG:-/dev/null}" 2>&1 &
-  CHILD_PIDS+=($!)
+  started $!
   wait_for_port "$port" 60
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -72,21 +96,25 @@ start_dynamodb() {
   export AWS_EC2_METADATA_DISABLED=true
 }
 
-# Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1 with a random signing
-# key, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging to $3. Any
-# further NAME=value arguments are exported to it too. Waits for it to answer, for at most 300 s.
+# Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1, in a process group
+# of its own, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging
+# to $3. The signing key is $TOKEN_SIGNING_KEY when set, else a random one. Further NAME=value
+# arguments go to the functions only (cargo lambda's --env-var). Waits for it to answer, for
+# at most 300 s.
 #   start_api PORT TABLE_PREFIX LOG_FILE [NAME=value...]
 start_api() {
-  local port=$1 prefix=$2 log_file=$3
+  local port=$1 prefix=$2 log_file=$3 pair
   shift 3
+  local function_env=()
+  for pair in "$@"; do function_env+=(--env-var "$pair"); done
   (
     export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
-    export TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
-    if [ $# -gt 0 ]; then export "$@"; fi
+    export TOKEN_SIGNING_KEY="${TOKEN_SIGNING_KEY:-$(head -c 32 /dev/urandom | base64)}"
     cargo run --quiet -p create-tables
-    exec cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port"
+    exec setsid cargo lambda watch --ignore-changes "${function_env[@]}" \
+      --invoke-address 127.0.0.1 --invoke-port "$port"
   ) > "$log_file" 2>&1 &
-  CHILD_PIDS+=($!)
+  started $!
   wait_for_port "$port" 300
 }
 

@@ -30,7 +30,7 @@ while [ "$dynamodb_port" = "$api_port" ]; do dynamodb_port=$(free_port); done
 log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port (log: target/readme-check/make-run.log)"
 API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port setsid make --no-print-directory run \
   > "$WORK/make-run.log" 2>&1 &
-CHILD_PIDS+=($!)
+started $!
 if ! wait_for_port "$api_port" 300; then
   tail -n 20 "$WORK/make-run.log" >&2
   exit 1

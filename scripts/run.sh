@@ -13,6 +13,6 @@ export TOKENS_TABLE="${TOKENS_TABLE:-tokengate-tokens}"
 export TOKEN_SIGNING_KEY="${TOKEN_SIGNING_KEY:-$(local_signing_key)}"
 cargo run --quiet -p create-tables
 log "API on http://127.0.0.1:${API_PORT:-9000} (Ctrl-C to stop)"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${API_PORT:-9000}" &
-CHILD_PIDS+=($!)
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${API_PORT:-9000}" &
+started $!
 wait "${CHILD_PIDS[-1]}"

@@ -3,10 +3,30 @@
 # under `cargo lambda watch` for the end-to-end tests; then Schemathesis against the API
 # (scripts/schemathesis.sh) and the README's examples against `make run`
 # (scripts/readme-check.sh), each over a stack of its own. Stops at the first failure; stops
-# everything it started.
+# everything it started, and fails if anything any of its scripts started is still alive.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-trap stop_children EXIT
+mkdir -p "$ROOT/target/test-logs"
+export TOKENGATE_GROUPS_FILE="$ROOT/target/test-logs/process-groups"
+: > "$TOKENGATE_GROUPS_FILE"
+
+# At exit, whatever the outcome: stop what this script started, then check that every process
+# group any script of the run started is gone.
+finish() {
+  local status=$? group left=()
+  stop_children
+  while read -r group; do
+    if group_alive "$group"; then left+=("$group"); fi
+  done < "$TOKENGATE_GROUPS_FILE"
+  if [ ${#left[@]} -gt 0 ]; then
+    log "still running after make test, process groups: ${left[*]}"
+    ps -e -o pgid=,pid=,args= | awk -v groups=" ${left[*]} " 'index(groups, " " $1 " ")' >&2
+    kill -KILL -- "${left[@]/#/-}" 2>/dev/null || true
+    exit 1
+  fi
+  exit "$status"
+}
+trap finish EXIT
 trap 'exit 130' INT TERM
 
 install_tools
@@ -21,17 +41,20 @@ bash scripts/sam.sh lint
 log "building"
 cargo build --workspace --all-targets --quiet
 
-mkdir -p "$ROOT/target/test-logs"
 DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
 
-# The API under cargo lambda watch, over tables of its own.
+# The API under cargo lambda watch, over tables of its own, its functions logging at the finest
+# level a deployment can set: the end-to-end tests scan that log for the secrets they sent.
 api_port=$(free_port)
-start_api "$api_port" e2e "$ROOT/target/test-logs/api.log"
+TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
+export TOKEN_SIGNING_KEY TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
+start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
 log "running the tests"
 cargo test --workspace --no-fail-fast "$@"
 stop_children
+unset TOKEN_SIGNING_KEY
 
 log "Schemathesis against the API (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh

@@ -5,6 +5,7 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 /// Why what a client sent is not usable as credentials or a form; `problem.rs` maps it to HTTP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,7 +19,8 @@ pub enum InputError {
     NoAccountCanMatch,
 }
 
-/// An account's email: trimmed, lower-cased, syntactically valid, at most 254 bytes.
+/// An account's email: a bare addr-spec (no display name, no quoted local part, no domain
+/// literal, a domain of two or more labels), normalized, at most 254 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -26,21 +28,39 @@ impl Email {
     /// Longest address accepted (RFC 5321 path limit less the brackets).
     pub const MAX_LEN: usize = 254;
 
-    /// Parses what a client sent; emails differing only in case or surrounding space are equal.
+    /// What a refused address is told.
+    const RULE: &'static str = "email must be a plain address such as name@example.com: no \
+        display name, no quoted local part, no IP-literal domain, and a domain of at least two \
+        labels.";
+
+    /// Parses what a client sent. Normalizes in this order: trim, Unicode NFC, lower-case, the
+    /// domain to its ASCII (IDNA) form; so addresses that differ only in case, surrounding
+    /// space, normalization form or the IDN spelling of their domain are equal. Unicode local
+    /// parts stay allowed.
     pub fn parse(raw: &str) -> Result<Self, InputError> {
-        let normalized = raw.trim().to_lowercase();
-        if normalized.is_empty() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
             return Err(InputError::Malformed("email is required.".into()));
         }
-        if normalized.len() > Self::MAX_LEN
-            || !email_address::EmailAddress::is_valid(&normalized)
-            || !normalized.contains('@')
-        {
-            return Err(InputError::Malformed(
-                "email is not a valid email address.".into(),
-            ));
+        let refused = || InputError::Malformed(Self::RULE.into());
+        // Lower-casing can leave text that is no longer NFC: normalize once more after it.
+        let lowered: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
+        let (local, domain) = lowered.rsplit_once('@').ok_or_else(refused)?;
+        if local.is_empty() || local.starts_with('"') {
+            return Err(refused());
         }
-        Ok(Self(normalized))
+        let domain = idna::domain_to_ascii(domain).map_err(|_| refused())?;
+        let address = format!("{local}@{domain}");
+        let options = email_address::Options::default()
+            .without_display_text()
+            .without_domain_literal()
+            .with_required_tld();
+        if address.len() > Self::MAX_LEN
+            || email_address::EmailAddress::parse_with_options(&address, options).is_err()
+        {
+            return Err(refused());
+        }
+        Ok(Self(address))
     }
 
     /// An address as the store keeps it: normalized and validated when it was written, so it is
@@ -92,6 +112,64 @@ impl fmt::Debug for Password {
     }
 }
 
+/// A password chosen for an account (signup, change, reset): NIST SP 800-63B's rules for
+/// memorized secrets on top of [`Password`]'s bounds. Never printed, never stored.
+#[derive(Clone, Debug)]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    /// Fewest characters, counted as Unicode code points after NFKC normalization.
+    pub const MIN_CHARS: usize = 8;
+
+    /// At least [`Self::MIN_CHARS`] characters, at most [`Password::MAX_LEN`] bytes, and not
+    /// on the list of ~100,000 commonly used or breached passwords (the `passwords` crate's).
+    /// The detail of a refusal names the rule, never the password.
+    pub fn parse(raw: String) -> Result<Self, InputError> {
+        if raw.is_empty() {
+            return Err(InputError::Malformed("password is required.".into()));
+        }
+        if raw.len() > Password::MAX_LEN {
+            return Err(InputError::Malformed(format!(
+                "password must be at most {} bytes long.",
+                Password::MAX_LEN
+            )));
+        }
+        let normalized: String = raw.nfkc().collect();
+        if normalized.chars().count() < Self::MIN_CHARS {
+            return Err(InputError::Malformed(format!(
+                "password must be at least {} characters long.",
+                Self::MIN_CHARS
+            )));
+        }
+        let common = |candidate: &str| passwords::analyzer::is_common_password(candidate);
+        if common(&raw) || common(&normalized) || common(&normalized.to_lowercase()) {
+            return Err(InputError::Malformed(
+                "password is too common: it is on a list of passwords attackers try first.".into(),
+            ));
+        }
+        Ok(Self(Password(raw)))
+    }
+
+    /// Refuses a password that is `email`, in any spelling, or its local part.
+    pub fn check_against(&self, email: &Email) -> Result<(), InputError> {
+        let typed = String::from_utf8_lossy(self.0.expose());
+        let lowered: String = typed.nfkc().collect::<String>().to_lowercase();
+        let local = email.as_str().rsplit_once('@').map_or("", |(local, _)| local);
+        if Email::parse(&typed).is_ok_and(|same| same == *email) || lowered.trim() == local {
+            return Err(InputError::Malformed(
+                "password must not be the account's email address or its part before the @."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The password, for hashing.
+    pub fn password(&self) -> &Password {
+        &self.0
+    }
+}
+
 /// An email and a password, as presented to log in.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -105,10 +183,11 @@ impl Credentials {
     /// Parses an `Authorization: Basic` value: base64 of UTF-8 `email:password`, split at the
     /// first colon so that a password may contain colons. `Ok(None)` when the scheme is not Basic.
     ///
-    /// A value that is not Basic syntax (not base64, not UTF-8, no colon) is a bad request. A
-    /// well-formed one whose user-id is not an email address, or whose password is not 8 to 1024
-    /// bytes, names credentials no account can have: [`InputError::NoAccountCanMatch`], as RFC 7617
-    /// lets the user-id be any text and leaves judging it to the server.
+    /// A value that is not Basic syntax (not base64, no colon) is a bad request. A well-formed
+    /// one whose bytes are not UTF-8, whose user-id is not an email address, or whose password
+    /// is not one an account can have names credentials no account can have:
+    /// [`InputError::NoAccountCanMatch`], as RFC 7617 lets the user-id be any text and leaves
+    /// judging it to the server.
     pub fn from_basic_header(value: &[u8]) -> Result<Option<Self>, InputError> {
         let value = std::str::from_utf8(value)
             .map_err(|_| InputError::Malformed("Authorization header is not valid text.".into()))?
@@ -124,7 +203,8 @@ impl Credentials {
         let decoded = STANDARD
             .decode(encoded.trim())
             .map_err(|_| malformed("are not valid base64"))?;
-        let decoded = String::from_utf8(decoded).map_err(|_| malformed("are not valid UTF-8"))?;
+        // Well-formed Basic whose bytes are not UTF-8 names credentials no account can have.
+        let decoded = String::from_utf8(decoded).map_err(|_| InputError::NoAccountCanMatch)?;
         let (email, password) = decoded
             .split_once(':')
             .ok_or_else(|| malformed("must be email:password"))?;
@@ -176,15 +256,6 @@ impl RawForm {
     fn parse(body: &[u8]) -> Result<Self, InputError> {
         parse_json_object(body)
     }
-
-    fn credentials(&mut self) -> Result<Credentials, InputError> {
-        let email = self.email.take().unwrap_or_default();
-        let password = self.password.take().unwrap_or_default();
-        Ok(Credentials {
-            email: Email::parse(&email)?,
-            password: Password::parse(password)?,
-        })
-    }
 }
 
 /// Longest first or last name accepted, in characters.
@@ -207,11 +278,18 @@ fn parse_name(field: &str, raw: Option<String>) -> Result<Option<String>, InputE
 }
 
 impl SignupForm {
-    /// Parses the signup body.
+    /// Parses the signup body; the password must be one an account may choose
+    /// ([`NewPassword`]).
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
         let mut raw = RawForm::parse(body)?;
+        let email = Email::parse(&raw.email.take().unwrap_or_default())?;
+        let password = NewPassword::parse(raw.password.take().unwrap_or_default())?;
+        password.check_against(&email)?;
         Ok(Self {
-            credentials: raw.credentials()?,
+            credentials: Credentials {
+                email,
+                password: password.0,
+            },
             firstname: parse_name("firstname", raw.firstname.take())?,
             lastname: parse_name("lastname", raw.lastname.take())?,
         })
@@ -224,7 +302,7 @@ pub struct PasswordChange {
     /// The password the caller has now.
     pub current: Password,
     /// The one it wants.
-    pub new: Password,
+    pub new: NewPassword,
 }
 
 #[derive(Deserialize)]
@@ -234,23 +312,40 @@ struct RawPasswordChange {
 }
 
 impl PasswordChange {
-    /// Parses `{current_password, new_password}`.
+    /// Parses `{current_password, new_password}`; the new one must be one an account may
+    /// choose ([`NewPassword`]) and differ from the current one.
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
         let raw: RawPasswordChange = parse_json_object(body)?;
-        let field = |value: Option<String>, name: &str| {
-            Password::parse(value.unwrap_or_default())
-                .map_err(|error| InputError::Malformed(format!("{name}: {error}")))
-        };
-        Ok(Self {
-            current: field(raw.current_password, "current_password")?,
-            new: field(raw.new_password, "new_password")?,
-        })
+        fn named(name: &'static str) -> impl Fn(InputError) -> InputError {
+            move |error| InputError::Malformed(format!("{name}: {error}"))
+        }
+        let current = Password::parse(raw.current_password.unwrap_or_default())
+            .map_err(named("current_password"))?;
+        let new = NewPassword::parse(raw.new_password.unwrap_or_default())
+            .map_err(named("new_password"))?;
+        if new.password().expose() == current.expose() {
+            return Err(InputError::Malformed(
+                "new_password must differ from current_password.".into(),
+            ));
+        }
+        Ok(Self { current, new })
     }
 }
 
-/// Parses the JSON body of `POST /auth/login`: `{email, password}`.
+/// Parses the JSON body of `POST /auth/login`: `{email, password}`. An email that is no
+/// account's address by its form is [`InputError::NoAccountCanMatch`], as any other email no
+/// account has; a missing field is malformed.
 pub fn login_credentials_from_json(body: &[u8]) -> Result<Credentials, InputError> {
-    RawForm::parse(body)?.credentials()
+    let mut raw = RawForm::parse(body)?;
+    let email = raw.email.take().unwrap_or_default();
+    if email.trim().is_empty() {
+        return Err(InputError::Malformed("email is required.".into()));
+    }
+    let password = Password::parse(raw.password.take().unwrap_or_default())?;
+    Ok(Credentials {
+        email: Email::parse(&email).map_err(|_| InputError::NoAccountCanMatch)?,
+        password,
+    })
 }
 
 #[cfg(test)]
@@ -267,6 +362,73 @@ mod tests {
             Email::parse("  John.Doe@Example.COM ").unwrap().as_str(),
             "john.doe@example.com"
         );
+    }
+
+    #[test]
+    fn addresses_that_show_or_route_to_someone_else_are_refused() {
+        for raw in [
+            "victim@example.com <a@evil.test>",
+            "Victim <victim@example.com>",
+            "\"victim\"@example.com",
+            "victim@[127.0.0.1]",
+            "victim@[IPv6:::1]",
+            "victim@localhost",
+        ] {
+            assert!(
+                matches!(Email::parse(raw), Err(InputError::Malformed(_))),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unicode_local_parts_stay_and_domains_become_ascii() {
+        assert_eq!(
+            Email::parse("Jos\u{e9}@B\u{fc}cher.Example").unwrap().as_str(),
+            "jos\u{e9}@xn--bcher-kva.example"
+        );
+        // NFD (e + combining acute) is the same address as NFC.
+        assert_eq!(
+            Email::parse("jose\u{301}@xn--bcher-kva.example").unwrap(),
+            Email::parse(" JOS\u{c9}@b\u{fc}cher.example ").unwrap()
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use unicode_normalization::UnicodeNormalization;
+
+        fn address() -> impl Strategy<Value = String> {
+            let local = "[a-zA-Z0-9._%+\u{e9}\u{fc}\u{df}\u{4e2d}-]{1,16}";
+            let label = "[a-zA-Z0-9\u{e9}\u{fc}\u{f6}]{1,10}";
+            (local, proptest::collection::vec(label, 2..4))
+                .prop_map(|(local, labels)| format!("{local}@{}", labels.join(".")))
+        }
+
+        proptest! {
+            #[test]
+            fn normalizing_a_stored_email_gives_it_back(raw in address()) {
+                if let Ok(email) = Email::parse(&raw) {
+                    prop_assert_eq!(Email::parse(email.as_str()).unwrap(), email);
+                }
+            }
+
+            #[test]
+            fn case_space_normal_form_and_idn_spelling_reach_one_email(raw in address()) {
+                let Ok(email) = Email::parse(&raw) else { return Ok(()) };
+                let (local, domain) = raw.rsplit_once('@').unwrap();
+                let punycode = idna::domain_to_ascii(domain).unwrap();
+                for variant in [
+                    raw.to_ascii_uppercase(),
+                    format!("  {raw}\t"),
+                    raw.nfd().collect::<String>(),
+                    format!("{local}@{punycode}"),
+                ] {
+                    prop_assert_eq!(Email::parse(&variant).ok(), Some(email.clone()), "{:?}", variant);
+                }
+            }
+        }
     }
 
     #[test]
@@ -296,6 +458,68 @@ mod tests {
         assert!(Password::parse("x".repeat(1025)).is_err());
         // Four characters, eight bytes.
         assert!(Password::parse("\u{e9}\u{e9}\u{e9}\u{e9}".into()).is_ok());
+    }
+
+    fn refusal(raw: &str) -> String {
+        match NewPassword::parse(raw.to_owned()) {
+            Err(InputError::Malformed(detail)) => {
+                assert!(!detail.contains(raw), "{detail} quotes the password");
+                detail
+            }
+            other => panic!("{raw:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_password_has_eight_characters_not_eight_bytes() {
+        // Two emoji are eight bytes but two characters.
+        assert!(refusal("\u{1f511}\u{1f512}").contains("at least 8 characters"));
+        // NFKC: the ligature "ﬀ" counts as the two characters it stands for, so these seven
+        // code points are eight characters, and these six are seven.
+        assert!(NewPassword::parse("zq\u{fb00}xwvj".into()).is_ok());
+        assert!(refusal("zq\u{fb00}xwv").contains("at least 8 characters"));
+        assert!(NewPassword::parse("\u{e9}".repeat(8)).is_ok());
+        assert!(refusal(&"x".repeat(1025)).contains("at most 1024 bytes"));
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_in_any_case() {
+        for common in ["password1", "Password1", "qwertyuiop", "iloveyou1", "1q2w3e4r5t"] {
+            assert!(refusal(common).contains("too common"), "{common}");
+        }
+        assert!(NewPassword::parse("vermilion-otter-quarry".into()).is_ok());
+    }
+
+    #[test]
+    fn a_new_password_may_not_be_the_email_or_its_local_part() {
+        let email = Email::parse("jos\u{e9}.miller@b\u{fc}cher.example").unwrap();
+        for same in [
+            "jos\u{e9}.miller@b\u{fc}cher.example",
+            "JOS\u{c9}.MILLER@xn--bcher-kva.example",
+            "Jos\u{e9}.Miller",
+        ] {
+            let password = NewPassword::parse(same.into()).unwrap();
+            assert!(matches!(
+                password.check_against(&email),
+                Err(InputError::Malformed(detail)) if detail.contains("email")
+            ));
+        }
+        let other = NewPassword::parse("jose.miller-at-home".into()).unwrap();
+        assert!(other.check_against(&email).is_ok());
+    }
+
+    #[test]
+    fn a_changed_password_must_differ_from_the_current_one() {
+        let same = br#"{"current_password":"vermilion otter","new_password":"vermilion otter"}"#;
+        let Err(InputError::Malformed(detail)) = PasswordChange::from_json(same) else {
+            panic!("the same password was accepted");
+        };
+        assert!(detail.contains("differ"), "{detail}");
+        let common = br#"{"current_password":"vermilion otter","new_password":"password1"}"#;
+        assert!(matches!(
+            PasswordChange::from_json(common),
+            Err(InputError::Malformed(detail)) if detail.starts_with("new_password: ")
+        ));
     }
 
     #[test]
@@ -330,8 +554,7 @@ mod tests {
     #[test]
     fn malformed_basic_headers_are_bad_requests() {
         let no_colon = basic("a@b.copassword");
-        let not_utf8 = format!("Basic {}", STANDARD.encode([0xff, 0xfe, b':', b'x'])).into_bytes();
-        for header in [b"Basic !!!".to_vec(), no_colon, not_utf8, vec![0xff, 0x20]] {
+        for header in [b"Basic !!!".to_vec(), no_colon, vec![0xff, 0x20]] {
             assert!(
                 matches!(
                     Credentials::from_basic_header(&header),
@@ -357,6 +580,11 @@ mod tests {
                 "{raw:?}"
             );
         }
+        let not_utf8 = format!("Basic {}", STANDARD.encode([0xff, 0xfe, b':', b'x'])).into_bytes();
+        assert!(matches!(
+            Credentials::from_basic_header(&not_utf8),
+            Err(InputError::NoAccountCanMatch)
+        ));
         let long = format!("a@b.co:{}", "x".repeat(1025));
         assert!(matches!(
             Credentials::from_basic_header(&basic(&long)),
@@ -373,7 +601,7 @@ mod tests {
     #[test]
     fn signup_form_parses_optional_names() {
         let form = SignupForm::from_json(
-            br#"{"email":"A@b.co","password":"password1","firstname":" Ada ","lastname":""}"#,
+            br#"{"email":"A@b.co","password":"vermilion otter","firstname":" Ada ","lastname":""}"#,
         )
         .unwrap();
         assert_eq!(form.credentials.email.as_str(), "a@b.co");

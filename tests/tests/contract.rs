@@ -418,3 +418,21 @@ fn the_readme_documents_every_environment_variable_the_functions_read() {
         "README.md's configuration table lacks {missing:?}"
     );
 }
+
+#[test]
+fn only_the_tokens_table_expires_items() {
+    let template = yaml("template.yaml");
+    let ttl_of = |table: &str| {
+        template["Resources"][table]["Properties"]
+            .get("TimeToLiveSpecification")
+            .cloned()
+    };
+    assert_eq!(
+        ttl_of("UsersTable"),
+        None,
+        "the users table holds nothing that expires: no TTL"
+    );
+    let tokens = ttl_of("TokensTable").expect("the tokens table expires tokens");
+    assert_eq!(tokens["AttributeName"].as_str(), Some("expire"));
+    assert_eq!(tokens["Enabled"].as_bool(), Some(true));
+}

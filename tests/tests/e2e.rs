@@ -315,3 +315,71 @@ async fn sessions_are_listed_and_ended_one_by_one_over_http() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn functions_logging_at_trace_write_no_secret_they_were_sent() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let log_path = std::env::var("TOKENGATE_API_LOG")
+        .expect("TOKENGATE_API_LOG is unset: run the tests with `make test`");
+    let key = std::env::var("TOKEN_SIGNING_KEY").expect("the API's signing key");
+    let email = unique_email();
+    let password = "trace-secret vermilion otter";
+    let new_password = "trace-secret quarry falcon";
+
+    let signup = http
+        .post(format!("{base}/auth/signup"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let issued = http
+        .get(format!("{base}/api/login-token"))
+        .basic_auth(&email, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), StatusCode::OK);
+    let issued: Value = issued.json().await.unwrap();
+    let token = issued["data"][0]["token"].as_str().unwrap().to_owned();
+    let verified = json_of(http.get(format!("{base}/auth/verify")).bearer_auth(&token)).await;
+    assert_eq!(verified["valid"], true);
+    let changed = http
+        .post(format!("{base}/auth/password"))
+        .header("X-Auth-Token", &token)
+        .json(&json!({"current_password": password, "new_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let changed: Value = changed.json().await.unwrap();
+    let fresh = changed["x-auth-token"].as_str().unwrap().to_owned();
+    let wrong = http
+        .post(format!("{base}/auth/login"))
+        .basic_auth(&email, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}"));
+    // The functions write their lines as they go; give the last ones a moment to land.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logged.contains("account created") && logged.contains("password changed"),
+        "the functions' own lines are in {log_path}"
+    );
+    for (what, secret) in [
+        ("the password", password),
+        ("the new password", new_password),
+        ("the Basic credentials", basic.as_str()),
+        ("the token", token.as_str()),
+        ("the token's tag", &token[token.len() - 43..]),
+        ("the new token", fresh.as_str()),
+        ("the signing key", key.trim()),
+    ] {
+        assert!(!logged.contains(secret), "{what} is in {log_path}");
+    }
+}

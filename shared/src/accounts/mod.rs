@@ -4,7 +4,7 @@
 pub mod records;
 
 use crate::clock::SharedClock;
-use crate::credentials::{Credentials, Email, Password, SignupForm};
+use crate::credentials::{Credentials, Email, NewPassword, Password, SignupForm};
 use crate::ids::UserId;
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
@@ -307,13 +307,14 @@ impl Accounts {
         &self,
         presented: Option<String>,
         current: &Password,
-        new: &Password,
+        new: &NewPassword,
         origin: &Origin,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let (account, client_id) = self.account_of(presented).await?;
+        new.check_against(&account.profile.email)?;
         let email = account.profile.email.clone();
         let mut account = self.check_password(&email, Some(account), current).await?;
-        let new_hash = self.hasher.hash(new).await?;
+        let new_hash = self.hasher.hash(new.password()).await?;
         account.password_version = match self
             .store
             .replace_password(

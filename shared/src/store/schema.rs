@@ -24,10 +24,12 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
         .map_err(|_| StoreError::Request("attribute definition"))
 }
 
+/// Creates `table` with `keys` unless it exists; with TTL on `expire` when `expiring`.
 async fn create_if_absent(
     client: &Client,
     table: &str,
     keys: &[(&str, KeyType)],
+    expiring: bool,
 ) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
@@ -49,6 +51,9 @@ async fn create_if_absent(
         }
         Err(error) => return Err(StoreError::unavailable(error)),
     }
+    if !expiring {
+        return Ok(());
+    }
     let ttl = TimeToLiveSpecification::builder()
         .attribute_name("expire")
         .enabled(true)
@@ -64,13 +69,15 @@ async fn create_if_absent(
     Ok(())
 }
 
-/// Creates the users and tokens tables unless they exist, with TTL on `expire`.
+/// Creates the users and tokens tables unless they exist; the tokens table with TTL on
+/// `expire` (the users table holds nothing that expires).
 pub async fn create_tables(client: &Client, users: &str, tokens: &str) -> Result<(), StoreError> {
-    create_if_absent(client, users, &[("pk", KeyType::Hash)]).await?;
+    create_if_absent(client, users, &[("pk", KeyType::Hash)], false).await?;
     create_if_absent(
         client,
         tokens,
         &[("uid", KeyType::Hash), ("sk", KeyType::Range)],
+        true,
     )
     .await
 }

@@ -110,10 +110,13 @@ async fn malformed_signups_are_400_and_write_nothing() {
         (ApiRequest::post("/auth/signup").text("{not json"), "Request body must be a JSON object whose fields are strings (error at line 1, column 2)."),
         (ApiRequest::post("/auth/signup"), "Request body is empty; a JSON object is expected."),
         (ApiRequest::post("/auth/signup").json(&json!({"password": "long enough"})), "email is required."),
-        (ApiRequest::post("/auth/signup").json(&json!({"email": "not-an-email", "password": "long enough"})), "email is not a valid email address."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "not-an-email", "password": "long enough"})), "email must be a plain address such as name@example.com: no display name, no quoted local part, no IP-literal domain, and a domain of at least two labels."),
         (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com"})), "password is required."),
-        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "short"})), "password must be 8 to 1024 bytes long."),
-        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "x".repeat(1025)})), "password must be 8 to 1024 bytes long."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "short"})), "password must be at least 8 characters long."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "\u{1f511}\u{1f512}"})), "password must be at least 8 characters long."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "password1"})), "password is too common: it is on a list of passwords attackers try first."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "longenough@example.com", "password": "LongEnough"})), "password must not be the account's email address or its part before the @."),
+        (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "x".repeat(1025)})), "password must be at most 1024 bytes long."),
         (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "long enough", "firstname": "x".repeat(101)})), "firstname must be at most 100 characters."),
         (ApiRequest::post("/auth/signup").json(&json!({"email": "a@example.com", "password": "long enough"})).header("x-client-id", "no spaces allowed"), "X-Client-Id must be 1 to 64 characters of letters, digits, '.', '_' or '-'."),
         (ApiRequest::post("/auth/signup").bytes(&[0xff, 0xfe, 0x00]), "Request body must be a JSON object whose fields are strings (error at line 1, column 1)."),
@@ -153,4 +156,61 @@ async fn the_stored_password_is_an_argon2id_hash_with_owasp_parameters() {
         "{}",
         hashes[0]
     );
+}
+
+/// Addresses the first parser accepted (display names, quoted local parts, IP-literal and
+/// single-label domains) that would show or route to someone else's address.
+fn impersonations() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let name = "[A-Za-z][A-Za-z ]{0,12}";
+    prop_oneof![
+        name.prop_map(|name| format!("{name} <victim@example.com>")),
+        name.prop_map(|name| format!("victim@example.com <{}@evil.test>", name.replace(' ', ""))),
+        Just("\"victim\"@example.com".to_owned()),
+        (0u8..=255, 0u8..=255).prop_map(|(a, b)| format!("victim@[10.0.{a}.{b}]")),
+        "[a-z]{1,10}".prop_map(|host| format!("victim@{host}")),
+    ]
+}
+
+#[test]
+fn no_address_the_old_parser_took_and_the_new_one_refuses_reaches_an_account() {
+    use proptest::test_runner::{Config, TestRunner};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(async {
+        let app = TestApp::spawn().await;
+        app.sign_up("victim@example.com", "correct horse").await;
+        app
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    runner
+        .run(&impersonations(), |raw| {
+            let old_parser = raw.trim().to_lowercase();
+            proptest::prop_assume!(email_address::EmailAddress::is_valid(&old_parser));
+            runtime.block_on(async {
+                let signup = call(
+                    handlers::signup,
+                    &app.accounts,
+                    ApiRequest::post("/auth/signup")
+                        .json(&json!({"email": raw, "password": "correct horse"}))
+                        .build(),
+                )
+                .await;
+                assert_eq!(signup.status(), 400, "{raw:?} was taken at signup");
+                for login in [
+                    ApiRequest::post("/auth/login").basic(&raw, "correct horse"),
+                    ApiRequest::post("/auth/login")
+                        .json(&json!({"email": raw, "password": "correct horse"})),
+                ] {
+                    let response = call(handlers::login, &app.accounts, login.build()).await;
+                    assert_problem(&response, 401, "Wrong credentials.");
+                }
+            });
+            Ok(())
+        })
+        .unwrap();
+    // Only the victim's own account exists.
+    assert_eq!(runtime.block_on(app.scan(&app.config.users_table)).len(), 2);
 }
