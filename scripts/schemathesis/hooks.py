@@ -25,10 +25,14 @@
 #  3. POST /auth/login with an invalid body and Basic credentials: documented, the Basic header
 #     wins and the body is not read (JSON Schema cannot make a body depend on a header).
 #  4. A positive case refused only because a generated password is over 1024 bytes.
+#  5. A positive case refused because its new password breaks a rule openapi.yaml documents in
+#     prose (NIST SP 800-63B): on the list of common passwords, equal to the email or its local
+#     part, or under 8 characters once NFKC-normalized (JSON Schema counts raw code points).
 #
 # A `before_call` hook gives every positive POST /auth/password case the seed account's real
-# password as both the current and the new one, so a valid request succeeds (200, a fresh token,
-# every other token revoked; the token schemes then log in again) and the account stays usable.
+# password as the current one and a fixed other one as the new one, so a valid request succeeds
+# (200, a fresh token, every other token revoked; the token schemes then log in again); `after_call`
+# changes it back at once with the fresh token, so the account stays usable.
 # (A wrong current password is a 401 that re-logging in cannot cure, after which Schemathesis
 # stops re-authenticating that operation for the run; the Rust tests cover that 401.)
 #
@@ -171,7 +175,26 @@ def _reason_to_drop(failure, case, response):
         body = _json_object(request) or {}
         if any(isinstance(body.get(f), str) and _utf8_len(body[f]) > 1024 for f in _PASSWORDS):
             return "generated password over 1024 bytes"
+        detail = (_emulator_body_or_problem(response) or {}).get("detail", "")
+        if any(rule in detail for rule in _NEW_PASSWORD_RULES):
+            return "new password refused by a documented rule (common, the email, NFKC length)"
     return None
+
+
+# The `detail` of each documented new-password rule (see shared/src/credentials.rs).
+_NEW_PASSWORD_RULES = (
+    "password is too common",
+    "password must not be the account's email address",
+    "password must be at least 8 characters long",
+)
+
+
+def _emulator_body_or_problem(response):
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _live_session_id(case):
@@ -196,15 +219,41 @@ def before_call(context, case, **kwargs):
     operation = case.operation.label
     if operation == "POST /auth/password" and isinstance(case.body, dict):
         seed = os.environ["SEED_PASSWORD"]
-        case.body = {**case.body, "current_password": seed, "new_password": seed}
+        case.body = {**case.body, "current_password": seed, "new_password": _changed(seed)}
     elif operation == _REVOKE_SESSION:
         session = _live_session_id(case)
         if session is not None:
             case.path_parameters = {**case.path_parameters, "id": session}
 
 
+def _changed(seed):
+    """The password a positive password change sets, changed back at once by `after_call`."""
+    return f"{seed}-changed"
+
+
+def _change_back(case, response):
+    """After a password change to `_changed(seed)`, sets the seed password again."""
+    seed = os.environ["SEED_PASSWORD"]
+    if case.operation.label != "POST /auth/password" or response.status_code != 200:
+        return
+    sent = _json_object(response.request) or {}
+    if sent.get("new_password") != _changed(seed):
+        return
+    token = response.json()["x-auth-token"]
+    restored = requests.post(
+        f"{case.operation.schema.get_base_url()}/auth/password",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"current_password": _changed(seed), "new_password": seed},
+        timeout=30,
+    )
+    if restored.status_code != 200:
+        print(f"hooks: changing the seed password back answered {restored.status_code}",
+              file=sys.stderr)
+
+
 @schemathesis.hook
 def after_call(context, case, response):
+    _change_back(case, response)
     mode = "positive" if case.meta is not None and case.meta.generation.mode.is_positive else "negative"
     with open(os.environ["TOKENGATE_RESPONSES_LOG"], "a", encoding="utf-8") as log:
         log.write(f"{case.operation.label}\t{mode}\t{response.status_code}\n")

@@ -15,7 +15,7 @@ use lambda_http::aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Value, json};
 
 use crate::request::token_from;
-use crate::tokens::Tokens;
+use crate::tokens::{Tokens, Verification};
 
 /// Most verified tokens kept in one warm container's cache.
 const CACHE_CAPACITY: usize = 10_000;
@@ -122,17 +122,17 @@ impl Authorizer {
         if let Some(cached) = self.cached(token, now) {
             return Some(cached);
         }
-        match self.tokens.verify_with_record(token).await {
-            Ok(Some((claims, record, expire))) => {
+        match self.tokens.verify(token).await {
+            Ok(Verification::Valid { claims, session }) => {
                 let principal = Principal {
                     user_id: claims.user.to_string(),
-                    client_id: record.client_id,
-                    expire,
+                    client_id: session.client_id,
+                    expire: session.expire,
                 };
                 self.remember(token, &principal, now);
                 Some(principal)
             }
-            Ok(None) => None,
+            Ok(Verification::Expired | Verification::Invalid) => None,
             Err(error) => {
                 tracing::error!(%error, "token store unavailable: denied");
                 None

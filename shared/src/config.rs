@@ -6,7 +6,7 @@ use crate::passwords::HashParams;
 use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
 use crate::tokens::format::SigningKey;
-use crate::tokens::records::DEFAULT_MAX_SESSIONS;
+use crate::tokens::records::{DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT};
 
 /// Why the environment could not be turned into a [`Config`].
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub struct Config {
     /// Upper bound on one DynamoDB call, retries included (`DYNAMODB_TIMEOUT_MS`, default 3000).
     pub store_timeout: Duration,
     /// Most live sessions per account; one more revokes the soonest-expiring
-    /// (`MAX_SESSIONS_PER_ACCOUNT`, default 100, 1..=10000).
+    /// (`MAX_SESSIONS_PER_ACCOUNT`, default 100, 1..=3000).
     pub max_sessions: usize,
     /// A PEM file of roots to trust instead of Amazon Trust Services' (`AWS_CA_BUNDLE`).
     pub ca_bundle: Option<String>,
@@ -143,7 +143,7 @@ impl Config {
             max_sessions: number(
                 "MAX_SESSIONS_PER_ACCOUNT",
                 DEFAULT_MAX_SESSIONS as u64,
-                1..=10_000,
+                1..=MAX_SESSIONS_LIMIT as u64,
             )? as usize,
             ca_bundle: lookup(CA_BUNDLE_VARIABLE).filter(|path| !path.trim().is_empty()),
         })
@@ -201,6 +201,28 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("TOKEN_SIGNING_KEY"));
         assert!(!message.contains("too-short-a-key"));
+    }
+
+    #[test]
+    fn the_session_cap_stops_where_one_sessions_item_still_fits() {
+        let with_cap = |cap: &str| {
+            Config::from_lookup(lookup(&[
+                ("USERS_TABLE", "users"),
+                ("TOKENS_TABLE", "tokens"),
+                ("TOKEN_SIGNING_KEY", KEY),
+                ("MAX_SESSIONS_PER_ACCOUNT", cap),
+            ]))
+        };
+        assert_eq!(with_cap("3000").unwrap().max_sessions, MAX_SESSIONS_LIMIT);
+        for refused in ["0", "3001", "10000"] {
+            assert!(matches!(
+                with_cap(refused),
+                Err(ConfigError::Invalid {
+                    name: "MAX_SESSIONS_PER_ACCOUNT",
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

@@ -44,7 +44,12 @@ impl Email {
         }
         let refused = || InputError::Malformed(Self::RULE.into());
         // Lower-casing can leave text that is no longer NFC: normalize once more after it.
-        let lowered: String = trimmed.nfc().collect::<String>().to_lowercase().nfc().collect();
+        let lowered: String = trimmed
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfc()
+            .collect();
         let (local, domain) = lowered.rsplit_once('@').ok_or_else(refused)?;
         if local.is_empty() || local.starts_with('"') {
             return Err(refused());
@@ -154,11 +159,13 @@ impl NewPassword {
     pub fn check_against(&self, email: &Email) -> Result<(), InputError> {
         let typed = String::from_utf8_lossy(self.0.expose());
         let lowered: String = typed.nfkc().collect::<String>().to_lowercase();
-        let local = email.as_str().rsplit_once('@').map_or("", |(local, _)| local);
+        let local = email
+            .as_str()
+            .rsplit_once('@')
+            .map_or("", |(local, _)| local);
         if Email::parse(&typed).is_ok_and(|same| same == *email) || lowered.trim() == local {
             return Err(InputError::Malformed(
-                "password must not be the account's email address or its part before the @."
-                    .into(),
+                "password must not be the account's email address or its part before the @.".into(),
             ));
         }
         Ok(())
@@ -384,7 +391,9 @@ mod tests {
     #[test]
     fn unicode_local_parts_stay_and_domains_become_ascii() {
         assert_eq!(
-            Email::parse("Jos\u{e9}@B\u{fc}cher.Example").unwrap().as_str(),
+            Email::parse("Jos\u{e9}@B\u{fc}cher.Example")
+                .unwrap()
+                .as_str(),
             "jos\u{e9}@xn--bcher-kva.example"
         );
         // NFD (e + combining acute) is the same address as NFC.
@@ -484,7 +493,13 @@ mod tests {
 
     #[test]
     fn common_and_breached_passwords_are_refused_in_any_case() {
-        for common in ["password1", "Password1", "qwertyuiop", "iloveyou1", "1q2w3e4r5t"] {
+        for common in [
+            "password1",
+            "Password1",
+            "qwertyuiop",
+            "iloveyou1",
+            "1q2w3e4r5t",
+        ] {
             assert!(refusal(common).contains("too common"), "{common}");
         }
         assert!(NewPassword::parse("vermilion-otter-quarry".into()).is_ok());

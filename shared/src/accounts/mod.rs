@@ -282,7 +282,7 @@ impl Accounts {
 
     /// The account behind a valid presented token, and the application it was issued for.
     async fn account_of(&self, presented: Option<String>) -> Result<(Account, String), ApiError> {
-        let (claims, _) = self.tokens.require_valid(presented).await?;
+        let (claims, session) = self.tokens.require_valid(presented).await?;
         let profile = self
             .store
             .find_profile(&claims.user)
@@ -293,11 +293,7 @@ impl Accounts {
             .find_account(&profile.email)
             .await?
             .ok_or(ApiError::InvalidToken)?;
-        let client_id = self.tokens.record_of(&claims).await?.map_or_else(
-            || crate::request::DEFAULT_CLIENT_ID.to_owned(),
-            |record| record.client_id,
-        );
-        Ok((account, client_id))
+        Ok((account, session.client_id))
     }
 
     /// Changes the caller's password after checking the current one (throttled like a login),

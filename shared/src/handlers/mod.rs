@@ -60,7 +60,7 @@ pub async fn verify(tokens: &Tokens, request: Request) -> Answer {
     let presented = request::presented_token(&request)
         .ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
     let body = match tokens.verify(&presented).await? {
-        Verification::Valid { expire, .. } => VerifyBody::valid(expire),
+        Verification::Valid { session, .. } => VerifyBody::valid(session.expire),
         Verification::Expired | Verification::Invalid => VerifyBody::invalid(),
     };
     Ok(json_response(StatusCode::OK, &body))

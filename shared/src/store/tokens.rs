@@ -17,7 +17,7 @@ use super::{Store, StoreError, Transaction, write_atomically};
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
 use crate::retry::Attempts;
-use crate::tokens::records::{CurrentToken, NewToken, ReplaceCurrent, Sessions, TokenRecord};
+use crate::tokens::records::{CurrentToken, Live, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 
 /// What recording a new token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,19 +102,24 @@ impl TryFrom<&Item> for Sessions {
 
 fn live_entries(
     map: &HashMap<String, AttributeValue>,
-) -> Result<BTreeMap<TokenId, u64>, StoreError> {
+) -> Result<BTreeMap<TokenId, Live>, StoreError> {
     map.iter()
-        .map(|(id, expire)| {
+        .map(|(id, entry)| {
             let id = TokenId::parse(id).ok_or(StoreError::Corrupt("live"))?;
-            match expire {
-                AttributeValue::N(expire) => expire
-                    .parse()
-                    .map(|expire| (id, expire))
-                    .map_err(|_| StoreError::Corrupt("live")),
-                _ => Err(StoreError::Corrupt("live")),
-            }
+            Ok((id, live_entry(entry)?))
         })
         .collect()
+}
+
+/// One live entry: `[expire, client id]`.
+fn live_entry(entry: &AttributeValue) -> Result<Live, StoreError> {
+    match entry.as_l().map(Vec::as_slice) {
+        Ok([AttributeValue::N(expire), AttributeValue::S(client_id)]) => Ok(Live {
+            expire: expire.parse().map_err(|_| StoreError::Corrupt("live"))?,
+            client_id: client_id.clone(),
+        }),
+        _ => Err(StoreError::Corrupt("live")),
+    }
 }
 
 fn live_map(sessions: &Sessions) -> AttributeValue {
@@ -122,7 +127,10 @@ fn live_map(sessions: &Sessions) -> AttributeValue {
         sessions
             .live
             .iter()
-            .map(|(id, expire)| (id.to_string(), n(*expire)))
+            .map(|(id, session)| {
+                let entry = AttributeValue::L(vec![n(session.expire), s(&session.client_id)]);
+                (id.to_string(), entry)
+            })
             .collect(),
     )
 }
@@ -158,58 +166,29 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The expiry of `token` while it is in `user`'s sessions: one strongly consistent read of
-    /// that one map entry.
-    pub async fn session_expiry(
+    /// What `user`'s sessions say of `token` while it is in them: one strongly consistent read
+    /// of the sessions item (the whole item: a projection costs DynamoDB more than the few
+    /// bytes it saves), of which only that entry is decoded.
+    pub async fn live_session(
         &self,
         user: &UserId,
         token: &TokenId,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Live>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.tokens_table)
             .key("uid", uid(user))
             .key("sk", s(SESSIONS_KEY))
-            .projection_expression("live.#token")
-            .expression_attribute_names("#token", token.to_string())
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::unavailable)?;
         match output.item().and_then(|item| item.get("live")) {
-            Some(AttributeValue::M(map)) => Ok(live_entries(map)?.get(token).copied()),
+            Some(AttributeValue::M(map)) => map.get(&token.to_string()).map(live_entry).transpose(),
             None => Ok(None),
             Some(_) => Err(StoreError::Corrupt("live")),
         }
-    }
-
-    /// The expiry of `token` while it is in `user`'s sessions, with its record: both in one
-    /// round trip (`BatchGetItem`, strongly consistent).
-    pub async fn session_with_record(
-        &self,
-        user: &UserId,
-        token: &TokenId,
-    ) -> Result<Option<(u64, TokenRecord)>, StoreError> {
-        let key = |sk: String| HashMap::from([("uid".into(), uid(user)), ("sk".into(), s(sk))]);
-        let keys = KeysAndAttributes::builder()
-            .keys(key(SESSIONS_KEY.into()))
-            .keys(key(token_key(token)))
-            .consistent_read(true)
-            .build()
-            .map_err(|_| StoreError::Request("batch get"))?;
-        let items = self.batch_get(keys).await?;
-        let sk = |item: &Item| get_s(item, "sk");
-        let mut expire = None;
-        let mut record = None;
-        for item in &items {
-            if sk(item)? == SESSIONS_KEY {
-                expire = Sessions::try_from(item)?.live.get(token).copied();
-            } else {
-                record = Some(TokenRecord::try_from(item)?);
-            }
-        }
-        Ok(expire.zip(record))
     }
 
     /// The records of `tokens` of `user` that exist, by token id.

@@ -165,7 +165,12 @@ impl Store {
         claim.insert("password_hash".into(), s(&account.password_hash));
         claim.insert("password_version".into(), n(account.password_version));
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
-        let sessions = Sessions::default().with(&first.current, first.issued_at, usize::MAX);
+        let sessions = Sessions::default().with(
+            &first.current,
+            &first.origin.client_id,
+            first.issued_at,
+            usize::MAX,
+        );
         let [record, pointer] = self.token_items(first, ReplaceCurrent::Always)?;
         let items = vec![
             self.put_new(claim)?,

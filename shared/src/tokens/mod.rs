@@ -13,7 +13,7 @@ use crate::ids::{TokenId, UserId};
 use crate::problem::{ApiError, AuthScheme};
 use crate::retry::Attempts;
 use crate::store::{SessionRevocation, Store, StoreError, TokenIssue};
-use records::{CurrentToken, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
+use records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 
 /// How many times issuing re-reads and retries when concurrent requests race it.
 const ISSUE_ATTEMPTS: u32 = 8;
@@ -38,8 +38,8 @@ pub enum Verification {
     Valid {
         /// Whose token it is.
         claims: TokenClaims,
-        /// When it expires, Unix seconds.
-        expire: u64,
+        /// Its expiry and application, as the account's sessions have them.
+        session: Live,
     },
     /// Authentic and live, but past its expiry.
     Expired,
@@ -190,7 +190,7 @@ impl Tokens {
                 ReplaceCurrent::Always
             };
             let token = self.fresh(user, seen.generation, origin);
-            let next = seen.with(&token.current, now, self.max_sessions);
+            let next = seen.with(&token.current, &origin.client_id, now, self.max_sessions);
             match self
                 .store
                 .issue_token(
@@ -213,15 +213,15 @@ impl Tokens {
         }
     }
 
-    /// The claims and expiry of `presented` if it is valid now; otherwise the error a route
+    /// The claims and session of `presented` if it is valid now; otherwise the error a route
     /// that requires a token answers with (401 absent or invalid, 403 expired).
     pub async fn require_valid(
         &self,
         presented: Option<String>,
-    ) -> Result<(TokenClaims, u64), ApiError> {
+    ) -> Result<(TokenClaims, Live), ApiError> {
         let presented = presented.ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
         match self.verify(&presented).await? {
-            Verification::Valid { claims, expire } => Ok((claims, expire)),
+            Verification::Valid { claims, session } => Ok((claims, session)),
             Verification::Expired => Err(ApiError::TokenExpired),
             Verification::Invalid => Err(ApiError::InvalidToken),
         }
@@ -280,7 +280,7 @@ impl Tokens {
         let live: Vec<TokenId> = sessions
             .live
             .iter()
-            .filter(|(_, expire)| **expire > now)
+            .filter(|(_, session)| session.expire > now)
             .map(|(id, _)| *id)
             .collect();
         let mut records = self.store.token_records(&claims.user, &live).await?;
@@ -290,7 +290,7 @@ impl Tokens {
                 let record = records.remove(&id)?;
                 Some(SessionView {
                     id,
-                    expire: sessions.live[&id],
+                    expire: sessions.live[&id].expire,
                     current: id == claims.token,
                     record,
                 })
@@ -308,39 +308,12 @@ impl Tokens {
         let Some(claims) = self.key.authenticate(presented) else {
             return Ok(Verification::Invalid);
         };
-        let Some(expire) = self
-            .store
-            .session_expiry(&claims.user, &claims.token)
-            .await?
-        else {
+        let Some(session) = self.store.live_session(&claims.user, &claims.token).await? else {
             return Ok(Verification::Invalid);
         };
-        if expire <= self.clock.now() {
+        if session.expire <= self.clock.now() {
             return Ok(Verification::Expired);
         }
-        Ok(Verification::Valid { claims, expire })
-    }
-
-    /// As [`Self::verify`], with the token's record (the application it was issued for) read
-    /// in the same round trip: what the authorizer hands to the routes behind it.
-    pub async fn verify_with_record(
-        &self,
-        presented: &str,
-    ) -> Result<Option<(TokenClaims, TokenRecord, u64)>, StoreError> {
-        let Some(claims) = self.key.authenticate(presented) else {
-            return Ok(None);
-        };
-        let found = self
-            .store
-            .session_with_record(&claims.user, &claims.token)
-            .await?;
-        Ok(found
-            .filter(|(expire, _)| *expire > self.clock.now())
-            .map(|(expire, record)| (claims, record, expire)))
-    }
-
-    /// The record of the caller's presented token (where it was issued), if still kept.
-    pub async fn record_of(&self, claims: &TokenClaims) -> Result<Option<TokenRecord>, ApiError> {
-        Ok(self.store.find_token(&claims.user, &claims.token).await?)
+        Ok(Verification::Valid { claims, session })
     }
 }

@@ -69,6 +69,19 @@ pub enum ReplaceCurrent {
 /// Default cap on an account's live sessions (`MAX_SESSIONS_PER_ACCOUNT`).
 pub const DEFAULT_MAX_SESSIONS: usize = 100;
 
+/// Largest cap on an account's live sessions: every live session is an entry of one item
+/// (at most ~100 bytes with a 64-character application id), and an item holds 400 KB.
+pub const MAX_SESSIONS_LIMIT: usize = 3_000;
+
+/// What an account's sessions item says of one live token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// When it expires, Unix seconds.
+    pub expire: u64,
+    /// The application it was issued for.
+    pub client_id: String,
+}
+
 /// An account's sessions: the one item whose map says which tokens are live. A token verifies
 /// only while its id is in the map and unexpired, so one write revokes any number of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,29 +91,37 @@ pub struct Sessions {
     /// Moves when every session is revoked at once (logout-all, password change); each token
     /// record keeps the generation it was issued in, for audits.
     pub generation: u64,
-    /// Live token ids and their expiry, Unix seconds (expired ones may linger until the next
-    /// issue prunes them).
-    pub live: BTreeMap<TokenId, u64>,
+    /// Live token ids (expired ones may linger until the next issue prunes them).
+    pub live: BTreeMap<TokenId, Live>,
 }
 
 impl Sessions {
-    /// The sessions after adding `token` at `now`: expired entries pruned, then the
-    /// soonest-expiring ones evicted until at most `cap` remain (`token` always stays).
-    pub fn with(&self, token: &CurrentToken, now: u64, cap: usize) -> Sessions {
-        let mut live: BTreeMap<TokenId, u64> = self
+    /// The sessions after adding `token` for `client_id` at `now`: expired entries pruned, then
+    /// the soonest-expiring ones evicted until at most `cap` remain (`token` always stays).
+    pub fn with(&self, token: &CurrentToken, client_id: &str, now: u64, cap: usize) -> Sessions {
+        let mut live: BTreeMap<TokenId, Live> = self
             .live
             .iter()
-            .filter(|(_, expire)| **expire > now)
-            .map(|(id, expire)| (*id, *expire))
+            .filter(|(_, session)| session.expire > now)
+            .map(|(id, session)| (*id, session.clone()))
             .collect();
         while live.len() >= cap.max(1) {
-            let Some(oldest) = live.iter().min_by_key(|(id, expire)| (**expire, **id)) else {
+            let Some(oldest) = live
+                .iter()
+                .min_by_key(|(id, session)| (session.expire, **id))
+                .map(|(id, _)| *id)
+            else {
                 break;
             };
-            let oldest = *oldest.0;
             live.remove(&oldest);
         }
-        live.insert(token.token, token.expire);
+        live.insert(
+            token.token,
+            Live {
+                expire: token.expire,
+                client_id: client_id.to_owned(),
+            },
+        );
         Sessions {
             version: self.version + 1,
             generation: self.generation,
@@ -110,12 +131,17 @@ impl Sessions {
 
     /// Whether `token` is live at `now`.
     pub fn is_live(&self, token: &TokenId, now: u64) -> bool {
-        self.live.get(token).is_some_and(|expire| *expire > now)
+        self.live
+            .get(token)
+            .is_some_and(|session| session.expire > now)
     }
 
     /// How many sessions are live at `now`.
     pub fn live_count(&self, now: u64) -> usize {
-        self.live.values().filter(|expire| **expire > now).count()
+        self.live
+            .values()
+            .filter(|session| session.expire > now)
+            .count()
     }
 }
 
@@ -134,16 +160,17 @@ mod tests {
     fn issuing_past_the_cap_evicts_the_soonest_expiring_session() {
         let mut sessions = Sessions::default();
         let first = token(1_010);
-        sessions = sessions.with(&first, 1_000, 3);
+        sessions = sessions.with(&first, "web", 1_000, 3);
         for expire in [1_020, 1_030] {
-            sessions = sessions.with(&token(expire), 1_000, 3);
+            sessions = sessions.with(&token(expire), "web", 1_000, 3);
         }
         assert_eq!(sessions.live.len(), 3);
         let newest = token(1_040);
-        let after = sessions.with(&newest, 1_000, 3);
+        let after = sessions.with(&newest, "phone", 1_000, 3);
         assert_eq!(after.live.len(), 3);
         assert!(!after.live.contains_key(&first.token));
         assert!(after.is_live(&newest.token, 1_000));
+        assert_eq!(after.live[&newest.token].client_id, "phone");
         assert_eq!(after.version, sessions.version + 1);
     }
 
@@ -151,9 +178,9 @@ mod tests {
     fn expired_sessions_free_their_slot_before_anything_is_evicted() {
         let keep = token(2_000);
         let sessions = Sessions::default()
-            .with(&token(1_001), 1_000, 2)
-            .with(&keep, 1_000, 2);
-        let after = sessions.with(&token(2_500), 1_500, 2);
+            .with(&token(1_001), "web", 1_000, 2)
+            .with(&keep, "web", 1_000, 2);
+        let after = sessions.with(&token(2_500), "web", 1_500, 2);
         assert_eq!(after.live.len(), 2);
         assert!(after.is_live(&keep.token, 1_500));
         assert_eq!(after.live_count(1_500), 2);

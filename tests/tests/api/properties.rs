@@ -262,7 +262,7 @@ proptest! {
         tail in "[^\u{0}-\u{1f}]{0,12}",
         user in "[a-z0-9]{12}",
     ) {
-        let password = format!("{head}:é漢🙂:{tail}");
+        let password = format!("pw-{head}:é漢🙂:{tail}");
         let email = format!("basic-{user}@example.com");
         let world = &*WORLD;
         let app = &world.app;
