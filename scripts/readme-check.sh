@@ -43,5 +43,28 @@ python3 scripts/readme_check.py --readme README.md --api "http://127.0.0.1:$api_
 if [ "$status" != 0 ]; then
   log "make run's log (the end of target/readme-check/make-run.log):"
   tail -n 30 "$WORK/make-run.log" >&2
+  exit "$status"
 fi
-exit "$status"
+
+# `make run` reloads functions when sources change, not when a tool writes its cache folder
+# into the tree: those are in .gitignore, which `cargo lambda watch` honours. A restart shows as
+# a function being run again.
+log "checking that caches written into the tree restart no function"
+starts() { grep -c 'Running `target/debug/' "$WORK/make-run.log" || true; }
+curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$api_port/auth/verify?authToken=probe"
+before=$(starts)
+for cache in .hypothesis __pycache__ proptest-regressions node_modules; do
+  mkdir -p "$ROOT/$cache" && date > "$ROOT/$cache/readme-check-probe"
+done
+sleep 3
+curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$api_port/auth/verify?authToken=probe"
+sleep 1
+after=$(starts)
+for cache in .hypothesis __pycache__ proptest-regressions node_modules; do
+  rm -f "$ROOT/$cache/readme-check-probe"
+  rmdir "$ROOT/$cache" 2>/dev/null || true
+done
+if [ "$after" != "$before" ]; then
+  log "a cache folder written into the tree restarted functions ($before -> $after starts)"
+  exit 1
+fi
