@@ -66,8 +66,11 @@ group_alive() {
 }
 
 # Stops every process group this script started and waits until each is empty: TERM, then
-# KILL for what is left after 10 s.
+# KILL for what is left after 10 s. Further INT and TERM are ignored meanwhile (`make`, when
+# signalled, signals its recipe again, and that must not cut this clean-up short), then answered
+# with `exit 130` again, as every script here answers them.
 stop_children() {
+  trap '' INT TERM
   local pid deadline=$((SECONDS + 10))
   for pid in "${CHILD_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${CHILD_PIDS[@]}"; do
@@ -79,6 +82,7 @@ stop_children() {
     wait "$pid" 2>/dev/null || true
   done
   CHILD_PIDS=()
+  trap 'exit 130' INT TERM
 }
 
 # Starts DynamoDB Local in memory on port $1 and points the AWS SDK at it.

@@ -85,14 +85,16 @@ def _header(request, name):
     return None
 
 
-def _emulator_body(response):
-    if "cache-control" in response.headers:
-        return None
+def _json_body(response):
     try:
         body = json.loads(response.content)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def _emulator_body(response):
+    return None if "cache-control" in response.headers else _json_body(response)
 
 
 def _sent_as_text_but_not_utf8(request):
@@ -175,7 +177,7 @@ def _reason_to_drop(failure, case, response):
         body = _json_object(request) or {}
         if any(isinstance(body.get(f), str) and _utf8_len(body[f]) > 1024 for f in _PASSWORDS):
             return "generated password over 1024 bytes"
-        detail = (_emulator_body_or_problem(response) or {}).get("detail", "")
+        detail = (_json_body(response) or {}).get("detail", "")
         if any(rule in detail for rule in _NEW_PASSWORD_RULES):
             return "new password refused by a documented rule (common, the email, NFKC length)"
     return None
@@ -188,13 +190,6 @@ _NEW_PASSWORD_RULES = (
     "password must be at least 8 characters long",
 )
 
-
-def _emulator_body_or_problem(response):
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _live_session_id(case):

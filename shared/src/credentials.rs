@@ -127,7 +127,7 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 8;
 
     /// At least [`Self::MIN_CHARS`] characters, at most [`Password::MAX_LEN`] bytes, and not
-    /// on the list of ~100,000 commonly used or breached passwords (the `passwords` crate's).
+    /// on the list of commonly used or breached passwords ([`crate::common_passwords`]).
     /// The detail of a refusal names the rule, never the password.
     pub fn parse(raw: String) -> Result<Self, InputError> {
         if raw.is_empty() {
@@ -146,7 +146,7 @@ impl NewPassword {
                 Self::MIN_CHARS
             )));
         }
-        let common = |candidate: &str| passwords::analyzer::is_common_password(candidate);
+        let common = crate::common_passwords::contains;
         if common(&raw) || common(&normalized) || common(&normalized.to_lowercase()) {
             return Err(InputError::Malformed(
                 "password is too common: it is on a list of passwords attackers try first.".into(),

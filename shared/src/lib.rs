@@ -15,7 +15,7 @@
 //! | layer | modules | what they are |
 //! |---|---|---|
 //! | 0 foundation | `ids`, `clock`, `retry` | random identifiers, the injectable clock, the one loop that retries lost races |
-//! | 1 domain | `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::records`, `accounts::records` | values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing key, the records the use-cases and the store exchange |
+//! | 1 domain | `common_passwords`, `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::records`, `accounts::records` | the list of common passwords, values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing key, the records the use-cases and the store exchange |
 //! | 2 store | `store` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`] |
 //! | 3 edges in | `problem`, `request`, `config` | every client-visible error and its one mapping to HTTP; reading requests; reading the environment |
 //! | 4 use-cases | `tokens`, `accounts`, `profiles`, `authorizer` | what the API does, on parsed types, through the store |
@@ -24,6 +24,7 @@
 pub mod accounts;
 pub mod authorizer;
 pub mod clock;
+pub mod common_passwords;
 pub mod config;
 pub mod credentials;
 pub mod handlers;

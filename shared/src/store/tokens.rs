@@ -140,11 +140,8 @@ fn uid(user: &UserId) -> AttributeValue {
 }
 
 impl Store {
-    /// The item `sk` of `user` as a `T`, read strongly consistent.
-    async fn read<T>(&self, user: &UserId, sk: String) -> Result<Option<T>, StoreError>
-    where
-        T: for<'a> TryFrom<&'a Item, Error = StoreError>,
-    {
+    /// The item `sk` of `user`, read strongly consistent.
+    async fn get(&self, user: &UserId, sk: String) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -155,7 +152,19 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::unavailable)?;
-        output.item().map(T::try_from).transpose()
+        Ok(output.item)
+    }
+
+    /// The item `sk` of `user` as a `T`, read strongly consistent.
+    async fn read<T>(&self, user: &UserId, sk: String) -> Result<Option<T>, StoreError>
+    where
+        T: for<'a> TryFrom<&'a Item, Error = StoreError>,
+    {
+        self.get(user, sk)
+            .await?
+            .as_ref()
+            .map(T::try_from)
+            .transpose()
     }
 
     /// The sessions of `user`, read strongly consistent (none yet: version 0, nothing live).
@@ -174,17 +183,8 @@ impl Store {
         user: &UserId,
         token: &TokenId,
     ) -> Result<Option<Live>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tokens_table)
-            .key("uid", uid(user))
-            .key("sk", s(SESSIONS_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::unavailable)?;
-        match output.item().and_then(|item| item.get("live")) {
+        let item = self.get(user, SESSIONS_KEY.into()).await?;
+        match item.as_ref().and_then(|item| item.get("live")) {
             Some(AttributeValue::M(map)) => map.get(&token.to_string()).map(live_entry).transpose(),
             None => Ok(None),
             Some(_) => Err(StoreError::Corrupt("live")),
