@@ -256,15 +256,6 @@ impl Store {
         self.read(user, current_key(client_id)).await
     }
 
-    /// The record of token `token` of `user`, if it was recorded and not yet swept.
-    pub async fn find_token(
-        &self,
-        user: &UserId,
-        token: &TokenId,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        self.read(user, token_key(token)).await
-    }
-
     /// The transaction items that record `token` and make it the pair's current one, as far
     /// as `replace` allows: the record first, then the pointer.
     pub(super) fn token_items(
