@@ -50,14 +50,21 @@ wait_for_port() {
 
 # Every background process a script starts leads a process group of its own (setsid), so that
 # stopping the group stops its children too (DynamoDB Local's java under its node wrapper, the
-# functions under cargo lambda watch). CHILD_PIDS holds this script's; TOKENGATE_GROUPS_FILE,
-# when set (make test sets it for every script it runs), collects every group of the run.
+# functions under cargo lambda watch). CHILD_PIDS holds this script's groups. Every group any
+# script starts is also appended to the registry TOKENGATE_GROUPS_FILE, which a script shares
+# with the scripts it runs (make test keeps one for its whole run): a script's clean-up also
+# stops what those scripts registered after it started and left behind.
 CHILD_PIDS=()
+if [ -z "${TOKENGATE_GROUPS_FILE:-}" ]; then
+  TOKENGATE_GROUPS_FILE=$(mktemp -t tokengate-groups.XXXXXX)
+  export TOKENGATE_GROUPS_FILE
+fi
+GROUPS_MARK=$(wc -l < "$TOKENGATE_GROUPS_FILE")
 
 # Records background process $1, the leader of a process group of its own, as this script's.
 started() {
   CHILD_PIDS+=("$1")
-  if [ -n "${TOKENGATE_GROUPS_FILE:-}" ]; then echo "$1" >> "$TOKENGATE_GROUPS_FILE"; fi
+  echo "$1" >> "$TOKENGATE_GROUPS_FILE"
 }
 
 # Whether process group $1 still has a live (not zombie) process.
@@ -65,23 +72,32 @@ group_alive() {
   ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
-# Stops every process group this script started and waits until each is empty: TERM, then
-# KILL for what is left after 10 s. Further INT and TERM are ignored meanwhile (`make`, when
-# signalled, signals its recipe again, and that must not cut this clean-up short), then answered
-# with `exit 130` again, as every script here answers them.
-stop_children() {
-  trap '' INT TERM
-  local pid deadline=$((SECONDS + 10))
-  for pid in "${CHILD_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${CHILD_PIDS[@]}"; do
-    while group_alive "$pid"; do
-      if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-      if [ $SECONDS -ge $((deadline + 5)) ]; then log "process group $pid does not stop"; break; fi
+# TERMs every process group given and waits until each is empty; KILL after 20 s.
+stop_groups() {
+  local group deadline=$((SECONDS + 20))
+  for group in "$@"; do kill -TERM -- "-$group" 2>/dev/null || true; done
+  for group in "$@"; do
+    while group_alive "$group"; do
+      if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$group" 2>/dev/null || true; fi
+      if [ $SECONDS -ge $((deadline + 5)) ]; then log "process group $group does not stop"; break; fi
       sleep 0.1
     done
-    wait "$pid" 2>/dev/null || true
   done
+}
+
+# Stops every process group this script started, then whatever the scripts it ran registered
+# since it began and left behind, and waits until each is empty. Further INT and TERM are
+# ignored meanwhile (`make`, when signalled, signals its recipe again, and that must not cut this
+# clean-up short), then answered with `exit 130` again, as every script here answers them.
+stop_children() {
+  trap '' INT TERM
+  local pid registered=()
+  stop_groups "${CHILD_PIDS[@]}"
+  mapfile -t registered < <(tail -n "+$((GROUPS_MARK + 1))" "$TOKENGATE_GROUPS_FILE")
+  stop_groups "${registered[@]}"
+  for pid in "${CHILD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   CHILD_PIDS=()
+  GROUPS_MARK=$(wc -l < "$TOKENGATE_GROUPS_FILE")
   trap 'exit 130' INT TERM
 }
 

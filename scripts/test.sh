@@ -7,16 +7,23 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 mkdir -p "$ROOT/target/test-logs"
+rm -f "$TOKENGATE_GROUPS_FILE"
 export TOKENGATE_GROUPS_FILE="$ROOT/target/test-logs/process-groups"
 : > "$TOKENGATE_GROUPS_FILE"
+GROUPS_MARK=0
 
-# At exit, whatever the outcome: stop what this script started, then check that every process
-# group any script of the run started is gone.
+# At exit, whatever the outcome: stop the groups this script started itself, then check that
+# every process group any script of the run started is gone (each script must stop its own).
 finish() {
   local status=$? group left=()
-  stop_children
+  stop_groups "${CHILD_PIDS[@]}"
+  # A group counts when it is alive and still ours (its processes run from this checkout or
+  # are DynamoDB Local or cargo lambda), not when its id was reused by something else.
   while read -r group; do
-    if group_alive "$group"; then left+=("$group"); fi
+    if group_alive "$group" && ps -e -o pgid=,args= | awk -v group="$group" '$1 == group' \
+      | grep -qE "$ROOT|DynamoDBLocal|cargo-lambda"; then
+      left+=("$group")
+    fi
   done < "$TOKENGATE_GROUPS_FILE"
   if [ ${#left[@]} -gt 0 ]; then
     log "still running after make test, process groups: ${left[*]}"
