@@ -29,7 +29,8 @@
 #     prose (NIST SP 800-63B): on the list of common passwords, equal to the email or its local
 #     part, or under 8 characters once NFKC-normalized (JSON Schema counts raw code points).
 #
-# A `before_call` hook gives every positive POST /auth/password case the seed account's real
+# A `before_call` hook gives every positive POST /auth/signup case a fresh address (the email is
+# the one field of a valid signup that must also be unused), and every positive POST /auth/password case the seed account's real
 # password as the current one and a fixed other one as the new one, so a valid request succeeds
 # (200, a fresh token, every other token revoked; the token schemes then log in again); `after_call`
 # changes it back at once with the fresh token, so the account stays usable.
@@ -47,6 +48,7 @@ import copy
 import json
 import os
 import sys
+import uuid
 import jsonschema_rs
 import requests
 import schemathesis
@@ -212,7 +214,11 @@ def before_call(context, case, **kwargs):
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     operation = case.operation.label
-    if operation == "POST /auth/password" and isinstance(case.body, dict):
+    if operation == "POST /auth/signup" and isinstance(case.body, dict):
+        # An address no account has yet: a positive signup is then a 201, not a 409 for an
+        # address an earlier case (or the examples phase, with its one example) already took.
+        case.body = {**case.body, "email": f"st-{uuid.uuid4().hex}@example.com"}
+    elif operation == "POST /auth/password" and isinstance(case.body, dict):
         seed = os.environ["SEED_PASSWORD"]
         case.body = {**case.body, "current_password": seed, "new_password": _changed(seed)}
     elif operation == _REVOKE_SESSION:
