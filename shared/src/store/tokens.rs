@@ -54,6 +54,10 @@ fn current_key(client_id: &str) -> String {
     format!("current#{client_id}")
 }
 
+/// The update that revokes every session at once (`:none` an empty map, `:one` 1): the one
+/// expression of logout-all's `UpdateItem` and of a password change's transaction item.
+const CLEAR_SESSIONS: &str = "SET live = :none ADD version :one, generation :one";
+
 /// The sort key of an account's sessions item.
 const SESSIONS_KEY: &str = "sessions";
 
@@ -342,7 +346,7 @@ impl Store {
             .table_name(&self.tokens_table)
             .key("uid", uid(user))
             .key("sk", s(SESSIONS_KEY))
-            .update_expression("SET live = :none ADD version :one, generation :one")
+            .update_expression(CLEAR_SESSIONS)
             .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
             .expression_attribute_values(":one", n(1))
             .build()
@@ -428,7 +432,7 @@ impl Store {
             .table_name(&self.tokens_table)
             .key("uid", uid(user))
             .key("sk", s(SESSIONS_KEY))
-            .update_expression("SET live = :none ADD version :one, generation :one")
+            .update_expression(CLEAR_SESSIONS)
             .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllOld)
