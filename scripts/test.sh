@@ -49,19 +49,20 @@ log "building"
 cargo build --workspace --all-targets --quiet
 
 DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
+MOTO_LOG="$ROOT/target/test-logs/moto.log" start_secrets_manager "$(free_port)"
 
 # The API under cargo lambda watch, over tables of its own, its functions logging at the finest
 # level a deployment can set: the end-to-end tests scan that log for the secrets they sent.
 api_port=$(free_port)
-TOKEN_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)"
-export TOKEN_SIGNING_KEY TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
-start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace
+rm -f "$ROOT/target/keyrings/e2e-$api_port.json"
+export TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
+start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace KEY_RING_REFRESH_SECONDS=1
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
 log "running the tests"
 cargo test --workspace --no-fail-fast "$@"
 stop_children
-unset TOKEN_SIGNING_KEY
+unset KEY_RING_FILE
 
 log "Schemathesis against the API (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh

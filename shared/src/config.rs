@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use crate::keys::KeyRingLocation;
 use crate::passwords::HashParams;
 use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
-use crate::tokens::format::SigningKey;
 use crate::tokens::records::{DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT};
 
 /// Why the environment could not be turned into a [`Config`].
@@ -33,9 +33,11 @@ pub struct Config {
     pub tokens_table: String,
     /// How long an issued token lives (`TOKEN_TTL_SECONDS`, default 86400).
     pub token_ttl: Duration,
-    /// The key that authenticates tokens (`TOKEN_SIGNING_KEY`: at least 32 bytes of random text;
-    /// the deployed stack generates it in Secrets Manager).
-    pub signing_key: SigningKey,
+    /// Where the signing keys are: the Secrets Manager secret `KEY_RING_SECRET_ID` (deployed),
+    /// or the file `KEY_RING_FILE` (`make run`, tests); exactly one of the two. Never the keys.
+    pub key_ring: KeyRingLocation,
+    /// How often a function reads its key ring again (`KEY_RING_REFRESH_SECONDS`, default 300).
+    pub key_refresh: Duration,
     /// argon2id cost (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM`).
     pub hash_params: HashParams,
     /// How long the authorizer may trust a verified token without asking the store again
@@ -52,7 +54,17 @@ pub struct Config {
     pub ca_bundle: Option<String>,
 }
 
+/// Margin added to a retired key's overlap, for clocks and a rotation's own duration.
+const KEY_OVERLAP_MARGIN: Duration = Duration::from_secs(3_600);
+
 impl Config {
+    /// How long a key that stopped signing must still verify before a rotation drops it: the
+    /// longest token lifetime, plus the longest a function keeps a ring before reading it
+    /// again, plus an hour's margin. No token loses its key before it expires.
+    pub fn key_overlap(&self) -> Duration {
+        self.token_ttl + self.key_refresh + KEY_OVERLAP_MARGIN
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -83,19 +95,26 @@ impl Config {
             }
         };
 
-        let signing_key = SigningKey::new(required("TOKEN_SIGNING_KEY")?.trim().as_bytes()).ok_or(
-            ConfigError::Invalid {
-                name: "TOKEN_SIGNING_KEY",
-                reason: format!("must be at least {} bytes", SigningKey::MIN_LEN),
-            },
-        )?;
+        let optional = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let key_ring = match (optional("KEY_RING_SECRET_ID"), optional("KEY_RING_FILE")) {
+            (Some(secret), None) => KeyRingLocation::Secret(secret.trim().to_owned()),
+            (None, Some(file)) => KeyRingLocation::File(file.trim().into()),
+            (None, None) => return Err(ConfigError::Missing("KEY_RING_SECRET_ID")),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "KEY_RING_FILE",
+                    reason: "set only one of KEY_RING_SECRET_ID and KEY_RING_FILE".into(),
+                });
+            }
+        };
 
         let minimum = HashParams::OWASP_MINIMUM;
         Ok(Self {
             users_table: required("USERS_TABLE")?,
             tokens_table: required("TOKENS_TABLE")?,
             token_ttl: Duration::from_secs(number("TOKEN_TTL_SECONDS", 86_400, 60..=31_536_000)?),
-            signing_key,
+            key_ring,
+            key_refresh: Duration::from_secs(number("KEY_RING_REFRESH_SECONDS", 300, 1..=3_600)?),
             hash_params: HashParams {
                 memory_kib: number(
                     "ARGON2_MEMORY_KIB",
@@ -163,14 +182,14 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    const RING: (&str, &str) = ("KEY_RING_FILE", ".local/keyring.json");
 
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
         let config = Config::from_lookup(lookup(&[
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
-            ("TOKEN_SIGNING_KEY", KEY),
+            RING,
         ]))
         .unwrap();
         assert_eq!(config.token_ttl, Duration::from_secs(86_400));
@@ -182,25 +201,41 @@ mod tests {
 
     #[test]
     fn a_missing_table_name_is_reported_by_name() {
-        let error =
-            Config::from_lookup(lookup(&[("TOKEN_SIGNING_KEY", KEY), ("TOKENS_TABLE", "t")]))
-                .err()
-                .unwrap();
+        let error = Config::from_lookup(lookup(&[RING, ("TOKENS_TABLE", "t")]))
+            .err()
+            .unwrap();
         assert!(matches!(error, ConfigError::Missing("USERS_TABLE")));
     }
 
     #[test]
-    fn a_short_signing_key_is_refused_without_echoing_it() {
-        let error = Config::from_lookup(lookup(&[
-            ("USERS_TABLE", "users"),
-            ("TOKENS_TABLE", "tokens"),
-            ("TOKEN_SIGNING_KEY", "too-short-a-key"),
-        ]))
-        .err()
-        .unwrap();
-        let message = error.to_string();
-        assert!(message.contains("TOKEN_SIGNING_KEY"));
-        assert!(!message.contains("too-short-a-key"));
+    fn the_key_ring_is_in_exactly_one_place_and_never_in_the_environment() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("USERS_TABLE", "users"), ("TOKENS_TABLE", "tokens")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        let secret = with(&[(
+            "KEY_RING_SECRET_ID",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:k",
+        )]);
+        assert_eq!(
+            secret.unwrap().key_ring,
+            KeyRingLocation::Secret("arn:aws:secretsmanager:eu-west-1:1:secret:k".into())
+        );
+        assert!(matches!(
+            with(&[]),
+            Err(ConfigError::Missing("KEY_RING_SECRET_ID"))
+        ));
+        assert!(matches!(
+            with(&[RING, ("KEY_RING_SECRET_ID", "k")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        let config = with(&[RING]).unwrap();
+        assert_eq!(config.key_refresh, Duration::from_secs(300));
+        assert_eq!(
+            config.key_overlap(),
+            Duration::from_secs(86_400 + 300 + 3_600)
+        );
     }
 
     #[test]
@@ -209,7 +244,7 @@ mod tests {
             Config::from_lookup(lookup(&[
                 ("USERS_TABLE", "users"),
                 ("TOKENS_TABLE", "tokens"),
-                ("TOKEN_SIGNING_KEY", KEY),
+                RING,
                 ("MAX_SESSIONS_PER_ACCOUNT", cap),
             ]))
         };
@@ -230,7 +265,7 @@ mod tests {
         let error = Config::from_lookup(lookup(&[
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
-            ("TOKEN_SIGNING_KEY", KEY),
+            RING,
             ("ARGON2_MEMORY_KIB", "4096"),
         ]))
         .err()

@@ -1,11 +1,12 @@
 //! The Lambda entry: what every function's `main` calls, and the one place that wires the
 //! use-cases to their configuration. State is built once per cold start (configuration, one
-//! DynamoDB client, the use-cases the function needs and no more) and borrowed by every
-//! invocation; every handler's error becomes problem+json here.
+//! DynamoDB client, the key ring, the use-cases the function needs and no more) and borrowed by
+//! every invocation; every handler's error becomes problem+json here.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
@@ -14,43 +15,61 @@ use crate::authorizer::Authorizer;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::handlers::Answer;
+use crate::keys::secret::RingSecret;
+use crate::keys::{KeyRingLocation, KeySource, Keys};
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
 use crate::profiles::Profiles;
+use crate::rotation::{Rotation, RotationStep};
 use crate::store::{self, Client, Store};
 use crate::telemetry;
 use crate::tokens::Tokens;
 
-/// State a function builds from its configuration at cold start.
-pub trait FromConfig: Sized {
-    /// Builds it over one DynamoDB `client`, judging time by `clock`.
-    fn from_config(config: &Config, client: Client, clock: SharedClock) -> Result<Self, Error>;
+/// What a cold start connects before any use-case is built.
+#[derive(Clone)]
+pub struct Parts {
+    /// The DynamoDB client.
+    pub client: Client,
+    /// The signing keys, read from their source.
+    pub keys: Keys,
+    /// The clock every expiry is judged by.
+    pub clock: SharedClock,
 }
 
-fn store(config: &Config, client: Client) -> Store {
-    Store::new(client, &config.users_table, &config.tokens_table)
+/// State a function builds from its configuration at cold start.
+pub trait FromConfig: Sized {
+    /// Builds it over the connected `parts`.
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error>;
+}
+
+fn store(config: &Config, parts: &Parts) -> Store {
+    Store::new(
+        parts.client.clone(),
+        &config.users_table,
+        &config.tokens_table,
+    )
 }
 
 impl FromConfig for Tokens {
     /// The token use-cases alone: no password hasher is built.
-    fn from_config(config: &Config, client: Client, clock: SharedClock) -> Result<Self, Error> {
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
         Ok(Self::new(
-            store(config, client),
-            config.signing_key.clone(),
+            store(config, parts),
+            parts.keys.clone(),
             config.token_ttl,
             config.max_sessions,
-            clock,
+            parts.clock.clone(),
         ))
     }
 }
 
 impl FromConfig for Accounts {
     /// The account use-cases, password hasher included.
-    fn from_config(config: &Config, client: Client, clock: SharedClock) -> Result<Self, Error> {
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
         Ok(Self::new(
-            store(config, client.clone()),
+            store(config, parts),
             PasswordHasher::new(config.hash_params)?,
-            Tokens::from_config(config, client, clock)?,
+            Tokens::from_config(config, parts)?,
             config.throttle,
         ))
     }
@@ -58,19 +77,19 @@ impl FromConfig for Accounts {
 
 impl FromConfig for Profiles {
     /// Profiles, checking unvouched tokens: no password hasher.
-    fn from_config(config: &Config, client: Client, clock: SharedClock) -> Result<Self, Error> {
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
         Ok(Self::new(
-            store(config, client.clone()),
-            Tokens::from_config(config, client, clock)?,
+            store(config, parts),
+            Tokens::from_config(config, parts)?,
         ))
     }
 }
 
 impl FromConfig for Authorizer {
     /// The authorizer over the token use-cases, with its cache window.
-    fn from_config(config: &Config, client: Client, clock: SharedClock) -> Result<Self, Error> {
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
         Ok(Self::new(
-            Tokens::from_config(config, client, clock)?,
+            Tokens::from_config(config, parts)?,
             config.authorizer_cache,
         ))
     }
@@ -81,14 +100,27 @@ pub fn respond(answer: Answer) -> Response<Body> {
     answer.unwrap_or_else(ApiError::into_response)
 }
 
-/// Cold start: logging, configuration, the DynamoDB client, then the state `S`. The state
+/// Connects what every use-case needs: the SDK configuration, the DynamoDB client, and the
+/// key ring read from its source (in Secrets Manager, one round trip of the cold start).
+pub async fn connect(config: &Config, clock: SharedClock) -> Result<Parts, Error> {
+    let sdk = store::sdk_config(config.store_timeout, config.ca_bundle.as_deref()).await?;
+    let source = KeySource::at(&config.key_ring, &sdk);
+    let keys = Keys::load(source, config.key_refresh, clock.clone()).await?;
+    Ok(Parts {
+        client: Client::new(&sdk),
+        keys,
+        clock,
+    })
+}
+
+/// Cold start: logging, configuration, the clients and key ring, then the state `S`. The state
 /// lives as long as the process (Lambda keeps it for every invocation), so it is leaked once
 /// and borrowed for `'static` by each invocation.
 async fn cold_start<S: FromConfig + 'static>() -> Result<&'static S, Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let client = store::connect(config.store_timeout, config.ca_bundle.as_deref()).await?;
-    let state = S::from_config(&config, client, Arc::new(SystemClock))?;
+    let parts = connect(&config, Arc::new(SystemClock)).await?;
+    let state = S::from_config(&config, &parts)?;
     Ok(Box::leak(Box::new(state)))
 }
 
@@ -114,6 +146,36 @@ pub async fn serve_authorizer() -> Result<(), Error> {
         move |event: LambdaEvent<serde_json::Value>| async move {
             // Boxed: the nested futures are otherwise too deep for the compiler's layout queries.
             Ok::<_, Error>(Box::pin(authorizer.handle(event.payload)).await)
+        },
+    ))
+    .await
+}
+
+/// Serves the key ring's rotation, the four steps Secrets Manager invokes; a failed step is an
+/// error, which stops the rotation with the current ring untouched.
+pub async fn serve_rotation() -> Result<(), Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let KeyRingLocation::Secret(secret_id) = &config.key_ring else {
+        return Err("the rotation function needs KEY_RING_SECRET_ID".into());
+    };
+    let sdk = store::sdk_config(config.store_timeout, config.ca_bundle.as_deref()).await?;
+    let secret = RingSecret::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id);
+    let rotation: &'static Rotation = Box::leak(Box::new(Rotation::new(
+        secret,
+        config.key_overlap().as_secs(),
+        Arc::new(SystemClock),
+    )));
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<SecretsManagerSecretRotationEvent>| async move {
+            let event = event.payload;
+            let step: RotationStep = event.step.parse()?;
+            rotation
+                .run(&event.secret_id, step, &event.client_request_token)
+                .await
+                .inspect_err(|error| tracing::error!(?step, %error, "rotation step failed"))?;
+            tracing::info!(?step, "rotation step done");
+            Ok::<_, Error>(())
         },
     ))
     .await

@@ -1,9 +1,10 @@
-//! Test support: each test gets its own pair of tables in DynamoDB Local, its own signing key
+//! Test support: each test gets its own pair of tables in DynamoDB Local, its own key ring file
 //! and a clock it controls, and builds requests as API Gateway delivers them.
 //!
 //! The tests need DynamoDB Local: `make test` starts one and exports `AWS_ENDPOINT_URL_DYNAMODB`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,11 +16,12 @@ use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
 use tokengate::config::Config;
 use tokengate::handlers::Answer;
-use tokengate::lambda::{FromConfig, respond};
+use tokengate::keys::{KeyRingLocation, KeySource, Keys};
+use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::passwords::HashParams;
 use tokengate::profiles::Profiles;
-use tokengate::store::{self, Client};
-use tokengate::tokens::format::SigningKey;
+use tokengate::store::{self, Client, RequestCounter};
+use tokengate::tokens::KeyRing;
 use tokengate::{Accounts, Tokens};
 
 /// The start of every test clock: 2100-01-01T00:00:00Z.
@@ -44,6 +46,9 @@ pub struct TestApp {
     pub config: Config,
     /// A client of DynamoDB Local, for inspecting the tables.
     pub client: Client,
+    /// What the use-cases were built over: the client, the key ring read from its file, the
+    /// clock.
+    pub parts: Parts,
 }
 
 fn unique(prefix: &str) -> String {
@@ -82,14 +87,23 @@ pub async fn local_client() -> Client {
     )
 }
 
-/// A configuration with fresh table names, a fresh key and the production argon2 parameters.
+/// A fresh key ring file for one test, under `target/test-keyrings/`.
+pub fn fresh_key_ring_file() -> PathBuf {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-keyrings");
+    std::fs::create_dir_all(&folder).expect("key ring folder");
+    let path = folder.join(format!("{}.json", unique("ring")));
+    std::fs::write(&path, KeyRing::generate().to_document()).expect("key ring file");
+    path
+}
+
+/// A configuration with fresh table names, a fresh key ring and the production argon2 parameters.
 pub fn test_config() -> Config {
-    let key = tokengate::ids::random_bytes::<32>();
     Config {
         users_table: unique("users"),
         tokens_table: unique("tokens"),
         token_ttl: Duration::from_secs(TTL_SECONDS),
-        signing_key: SigningKey::new(&key).expect("32-byte key"),
+        key_ring: KeyRingLocation::File(fresh_key_ring_file()),
+        key_refresh: Duration::from_secs(300),
         hash_params: HashParams::OWASP_MINIMUM,
         authorizer_cache: Duration::from_secs(10),
         throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
@@ -97,6 +111,21 @@ pub fn test_config() -> Config {
         max_sessions: tokengate::tokens::records::DEFAULT_MAX_SESSIONS,
         ca_bundle: None,
     }
+}
+
+/// The key ring of `config` (a file, or a secret in the Secrets Manager that `make test` starts),
+/// read as a cold start reads it, judging its refresh window by `clock`.
+pub async fn load_keys(config: &Config, clock: &ManualClock) -> Keys {
+    let sdk = store::sdk_config(Duration::from_secs(10), None)
+        .await
+        .expect("SDK configuration");
+    Keys::load(
+        KeySource::at(&config.key_ring, &sdk),
+        config.key_refresh,
+        Arc::new(clock.clone()),
+    )
+    .await
+    .expect("the test's key ring")
 }
 
 impl TestApp {
@@ -114,27 +143,88 @@ impl TestApp {
                 .expect("create test tables");
         }
         let clock = ManualClock::at(START);
-        let accounts = Accounts::from_config(&config, client.clone(), Arc::new(clock.clone()))
-            .expect("hasher");
-        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(clock.clone()))
-            .expect("token use-cases");
+        let keys = load_keys(&config, &clock).await;
+        let parts = Parts {
+            client: client.clone(),
+            keys,
+            clock: Arc::new(clock.clone()),
+        };
+        let accounts = Accounts::from_config(&config, &parts).expect("hasher");
+        let tokens = Tokens::from_config(&config, &parts).expect("token use-cases");
         Self {
             accounts,
             tokens,
             clock,
             config,
             client,
+            parts,
         }
     }
 
     /// The profile use-case over this world's tables, as `me` builds it.
     pub fn profiles(&self) -> Profiles {
-        Profiles::from_config(
-            &self.config,
-            self.client.clone(),
-            Arc::new(self.clock.clone()),
-        )
-        .expect("profile use-case")
+        Profiles::from_config(&self.config, &self.parts).expect("profile use-case")
+    }
+
+    /// The token use-cases over a copy of this world's client that counts its requests.
+    pub fn counted_tokens(&self) -> (Tokens, RequestCounter) {
+        let counter = RequestCounter::default();
+        let parts = Parts {
+            client: counter.counting(&self.client),
+            ..self.parts.clone()
+        };
+        let tokens = Tokens::from_config(&self.config, &parts).expect("token use-cases");
+        (tokens, counter)
+    }
+
+    /// The signing keys every use-case of this world holds.
+    pub fn keys(&self) -> &Keys {
+        &self.parts.keys
+    }
+
+    /// The key ring file, as it is now.
+    pub fn key_ring(&self) -> KeyRing {
+        KeyRing::parse(&std::fs::read_to_string(self.key_ring_file()).expect("key ring file"))
+            .expect("a key ring")
+    }
+
+    /// Whose token `text` is, by the key ring file's tag check (no store read).
+    pub fn claims(&self, text: &str) -> Option<tokengate::tokens::TokenClaims> {
+        match self.key_ring().authenticate(text) {
+            tokengate::tokens::keyring::Authentication::Authentic(claims) => Some(claims),
+            _ => None,
+        }
+    }
+
+    /// Rewrites the key ring file with `ring`, as `make rotate-key` does; functions see it at
+    /// their next read.
+    pub fn write_key_ring(&self, ring: &KeyRing) {
+        let path = self.key_ring_file();
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, ring.to_document()).expect("key ring file");
+        std::fs::rename(&temporary, path).expect("key ring file");
+    }
+
+    /// Rotates the key ring file at the test clock's now, as the rotation function does.
+    pub fn rotate_keys(&self) -> KeyRing {
+        let next = self
+            .key_ring()
+            .rotated(self.clock_now(), self.config.key_overlap().as_secs())
+            .expect("a rotation");
+        self.write_key_ring(&next);
+        next
+    }
+
+    fn clock_now(&self) -> u64 {
+        use tokengate::clock::Clock;
+        self.clock.now()
+    }
+
+    fn key_ring_file(&self) -> &PathBuf {
+        match &self.config.key_ring {
+            KeyRingLocation::File(path) => path,
+            KeyRingLocation::Secret(_) => panic!("tests keep their key ring in a file"),
+        }
     }
 
     /// Every item of `table`.

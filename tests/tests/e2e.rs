@@ -36,6 +36,32 @@ fn unique_email() -> String {
     )
 }
 
+/// The key ring file the API's functions read (`make test` exports `KEY_RING_FILE`).
+fn key_ring_file() -> String {
+    std::env::var("KEY_RING_FILE").expect("KEY_RING_FILE is unset: run the tests with `make test`")
+}
+
+/// Every key of the API's ring, as text.
+fn key_ring_secrets() -> Vec<String> {
+    let ring: Value = serde_json::from_str(&std::fs::read_to_string(key_ring_file()).unwrap())
+        .expect("a key ring document");
+    ring["keys"]
+        .as_array()
+        .expect("a ring's keys")
+        .iter()
+        .map(|key| key["secret"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The key id a `tg2_` token names.
+fn key_id(token: &str) -> u32 {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.strip_prefix("tg2_").expect("a tg2_ token"))
+        .unwrap();
+    u32::from_be_bytes(body[..4].try_into().unwrap())
+}
+
 #[tokio::test]
 async fn signup_then_login_token_then_verify_over_http() {
     let (base, http) = (api_url(), reqwest::Client::new());
@@ -321,7 +347,6 @@ async fn functions_logging_at_trace_write_no_secret_they_were_sent() {
     let (base, http) = (api_url(), reqwest::Client::new());
     let log_path = std::env::var("TOKENGATE_API_LOG")
         .expect("TOKENGATE_API_LOG is unset: run the tests with `make test`");
-    let key = std::env::var("TOKEN_SIGNING_KEY").expect("the API's signing key");
     let email = unique_email();
     let password = "trace-secret vermilion otter";
     let new_password = "trace-secret quarry falcon";
@@ -378,8 +403,63 @@ async fn functions_logging_at_trace_write_no_secret_they_were_sent() {
         ("the token", token.as_str()),
         ("the token's tag", &token[token.len() - 43..]),
         ("the new token", fresh.as_str()),
-        ("the signing key", key.trim()),
     ] {
         assert!(!logged.contains(secret), "{what} is in {log_path}");
+    }
+    for secret in key_ring_secrets() {
+        assert!(!logged.contains(&secret), "a signing key is in {log_path}");
+    }
+}
+
+#[tokio::test]
+async fn make_rotate_key_brings_in_a_new_key_while_every_token_keeps_verifying() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let signup = sign_up(&http, &base).await;
+    let email = signup["userObj"]["email"].as_str().unwrap().to_owned();
+    let before = signup["x-auth-token"].as_str().unwrap().to_owned();
+
+    // What `make rotate-key` runs, on the ring the running functions read.
+    let keyring = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/keyring");
+    let rotated = std::process::Command::new(keyring)
+        .args(["rotate", &key_ring_file()])
+        .status()
+        .expect("the keyring tool (cargo build --workspace builds it)");
+    assert!(rotated.success());
+    assert!(key_id(&before) < u32::MAX);
+
+    // The functions read their ring again every KEY_RING_REFRESH_SECONDS (1 s under make test):
+    // a login soon signs with a newer key than the signup's token names.
+    let mut after = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let login = json_of(
+            http.post(format!("{base}/auth/login"))
+                .json(&json!({"email": email, "password": "correct horse"})),
+        )
+        .await;
+        after = login["x-auth-token"].as_str().unwrap().to_owned();
+        if key_id(&after) > key_id(&before) {
+            break;
+        }
+    }
+    assert!(
+        key_id(&after) > key_id(&before),
+        "no login signed with the rotated key"
+    );
+
+    for token in [&before, &after] {
+        let verified = json_of(
+            http.get(format!("{base}/auth/verify"))
+                .query(&[("authToken", token.as_str())]),
+        )
+        .await;
+        assert_eq!(verified, json!({"success": true, "valid": true}));
+        let me = http
+            .get(format!("{base}/api/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
     }
 }

@@ -101,7 +101,7 @@ impl Accounts {
             attempts.next_attempt().await?;
             let first = self.tokens.fresh(account.profile.id, 0, origin);
             match self.store.create_account(&account, &first).await {
-                Ok(AccountCreation::Created) => break self.tokens.hand_out(&first),
+                Ok(AccountCreation::Created) => break self.tokens.hand_out(&first).await,
                 Ok(AccountCreation::EmailTaken) => return Err(ApiError::EmailTaken),
                 Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),

@@ -9,6 +9,7 @@
 //! token was issued, `current#<client>` points at the token that login-token hands out again
 //! for that application. The last two carry `expire`, the table's TTL attribute.
 
+mod counter;
 mod error;
 pub mod https;
 mod item;
@@ -18,44 +19,55 @@ mod users;
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 pub use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
+pub use counter::RequestCounter;
 pub use error::StoreError;
 pub use https::CaBundleError;
 pub use schema::create_tables;
 pub use tokens::{SessionRevocation, TokenIssue};
 pub use users::{AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement};
 
-/// Builds the DynamoDB client once per cold start, with explicit timeouts (the SDK sets none).
+/// The AWS SDK configuration every client of a function shares (DynamoDB, and Secrets Manager
+/// where the key ring lives), built once per cold start with explicit timeouts (the SDK sets
+/// none).
 ///
 /// Region, credentials and endpoint come from the environment variables Lambda sets (and
-/// `AWS_ENDPOINT_URL_DYNAMODB`, which points it at DynamoDB Local); naming those providers
-/// spares each cold start the SDK's default chains (profile files, SSO, an STS client).
-/// TLS trusts Amazon Trust Services' roots, or those of the PEM file `ca_bundle` (see
-/// [`https`]); an unusable bundle is an error. `timeout` bounds a whole call, retries included.
-pub async fn connect(timeout: Duration, ca_bundle: Option<&str>) -> Result<Client, CaBundleError> {
+/// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`, which point it at local
+/// stand-ins); naming those providers spares each cold start the SDK's default chains (profile
+/// files, SSO, an STS client). TLS trusts Amazon Trust Services' roots, or those of the PEM file
+/// `ca_bundle` (see [`https`]); an unusable bundle is an error. `timeout` bounds a whole call,
+/// retries included.
+pub async fn sdk_config(
+    timeout: Duration,
+    ca_bundle: Option<&str>,
+) -> Result<SdkConfig, CaBundleError> {
     let roots = https::trusted_roots(ca_bundle)?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(timeout.min(Duration::from_secs(1)))
         .operation_attempt_timeout(timeout / 2)
         .operation_timeout(timeout)
         .build();
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    Ok(aws_config::defaults(BehaviorVersion::latest())
         .region(EnvironmentVariableRegionProvider::new())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .http_client(https::client(roots))
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
-        .await;
-    Ok(Client::new(&config))
+        .await)
+}
+
+/// The DynamoDB client over [`sdk_config`].
+pub async fn connect(timeout: Duration, ca_bundle: Option<&str>) -> Result<Client, CaBundleError> {
+    Ok(Client::new(&sdk_config(timeout, ca_bundle).await?))
 }
 
 /// Both tables over one client: the accounts (`users.rs`) and the tokens (`tokens.rs`).

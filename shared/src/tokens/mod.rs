@@ -1,15 +1,18 @@
 //! Token use-cases: issue, hand out again, verify, list and revoke sessions.
 
 pub mod format;
+pub mod keyring;
 pub mod records;
 
 use std::time::Duration;
 
-pub use format::{AccessToken, SigningKey, TOKEN_LEN, TokenClaims};
+pub use format::{AccessToken, KeyId, SigningKey, TOKEN_LEN, TokenClaims};
+pub use keyring::KeyRing;
 
 use crate::clock::SharedClock;
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::keys::Keys;
 use crate::problem::{ApiError, AuthScheme};
 use crate::retry::Attempts;
 use crate::store::{SessionRevocation, Store, StoreError, TokenIssue};
@@ -85,7 +88,7 @@ pub struct SessionView {
 #[derive(Clone)]
 pub struct Tokens {
     store: Store,
-    key: SigningKey,
+    keys: Keys,
     ttl: Duration,
     max_sessions: usize,
     clock: SharedClock,
@@ -95,14 +98,14 @@ impl Tokens {
     /// The token use-cases over `store`: tokens live `ttl`, at most `max_sessions` per account.
     pub fn new(
         store: Store,
-        key: SigningKey,
+        keys: Keys,
         ttl: Duration,
         max_sessions: usize,
         clock: SharedClock,
     ) -> Self {
         Self {
             store,
-            key,
+            keys,
             ttl,
             max_sessions,
             clock,
@@ -114,11 +117,19 @@ impl Tokens {
         &self.clock
     }
 
-    fn handed_out(&self, user: UserId, current: CurrentToken) -> IssuedToken {
+    /// The signing keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The token text for `current`, signed by the active key: a session handed out again
+    /// after a rotation keeps its id and expiry, and gets the new key's text (its old text
+    /// verifies too until the old key is dropped).
+    async fn handed_out(&self, user: UserId, current: CurrentToken) -> IssuedToken {
         IssuedToken {
             id: current.token,
             user,
-            token: self.key.token_for(&user, &current.token),
+            token: self.keys.token_for(&user, &current.token).await,
             expire: current.expire,
         }
     }
@@ -140,8 +151,8 @@ impl Tokens {
     }
 
     /// The token a client gets for the recorded `token`.
-    pub fn hand_out(&self, token: &NewToken) -> IssuedToken {
-        self.handed_out(token.user, token.current)
+    pub async fn hand_out(&self, token: &NewToken) -> IssuedToken {
+        self.handed_out(token.user, token.current).await
     }
 
     /// Issues a fresh token to `grantee` and makes it the current one of `origin`'s
@@ -181,7 +192,7 @@ impl Tokens {
             let replace = if reuse_current {
                 match self.store.current_token(&user, &origin.client_id).await? {
                     Some(current) if seen.is_live(&current.token, now) => {
-                        return Ok(Handout::Token(self.handed_out(user, current)));
+                        return Ok(Handout::Token(self.handed_out(user, current).await));
                     }
                     Some(stale) => ReplaceCurrent::IfStill(stale.token),
                     None => ReplaceCurrent::IfAbsent,
@@ -203,7 +214,7 @@ impl Tokens {
                 )
                 .await
             {
-                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token))),
+                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token).await)),
                 Ok(TokenIssue::PasswordChanged) => return Ok(Handout::PasswordChanged),
                 // Another request changed the sessions or the pointer first: read again.
                 Ok(TokenIssue::SessionsMoved | TokenIssue::PointerMoved)
@@ -232,8 +243,9 @@ impl Tokens {
     pub async fn revoke(&self, presented: Option<String>) -> Result<(), ApiError> {
         let presented = presented.ok_or(ApiError::MissingCredentials(AuthScheme::Bearer))?;
         let claims = self
-            .key
+            .keys
             .authenticate(&presented)
+            .await
             .ok_or(ApiError::InvalidToken)?;
         self.store
             .revoke_session(&claims.user, &claims.token)
@@ -305,7 +317,7 @@ impl Tokens {
     /// Checks a presented token: its tag first (no store call for garbage or forgeries), then
     /// whether it is live in its account's sessions (one read), then its expiry.
     pub async fn verify(&self, presented: &str) -> Result<Verification, StoreError> {
-        let Some(claims) = self.key.authenticate(presented) else {
+        let Some(claims) = self.keys.authenticate(presented).await else {
             return Ok(Verification::Invalid);
         };
         let Some(session) = self.store.live_session(&claims.user, &claims.token).await? else {

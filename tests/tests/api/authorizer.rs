@@ -70,7 +70,7 @@ async fn issued(app: &TestApp, email: &str) -> (String, String, String) {
     let body = app.sign_up(email, "correct horse").await;
     let token = body["x-auth-token"].as_str().unwrap().to_owned();
     let user = body["userObj"]["id"].as_str().unwrap().to_owned();
-    let claims = app.config.signing_key.authenticate(&token).unwrap();
+    let claims = app.claims(&token).unwrap();
     (token, user, claims.token.to_string())
 }
 
@@ -108,6 +108,7 @@ async fn http_api_denies_missing_garbage_forged_and_expired_tokens() {
     let forged = tokengate::tokens::SigningKey::new(&[1; 32])
         .unwrap()
         .token_for(
+            tokengate::tokens::KeyId(1),
             &tokengate::ids::UserId::generate(),
             &tokengate::ids::TokenId::generate(),
         );

@@ -14,7 +14,7 @@ async fn client_of(endpoint: &str, timeout: Duration) -> Client {
 }
 
 async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
-    let token = app.config.signing_key.token_for(
+    let token = app.key_ring().token_for(
         &tokengate::ids::UserId::generate(),
         &tokengate::ids::TokenId::generate(),
     );

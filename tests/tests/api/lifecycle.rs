@@ -148,6 +148,7 @@ async fn logout_without_a_token_or_with_a_forged_one_is_401_and_changes_nothing(
     let forged = tokengate::tokens::SigningKey::new(&[7; 32])
         .unwrap()
         .token_for(
+            tokengate::tokens::KeyId(1),
             &tokengate::ids::UserId::generate(),
             &tokengate::ids::TokenId::generate(),
         );
@@ -253,7 +254,7 @@ async fn a_password_change_revokes_every_other_token_and_returns_a_fresh_one() {
     assert!(!app.verifies(&old_default).await);
 
     // The fresh token belongs to the caller's application.
-    let claims = app.config.signing_key.authenticate(fresh).unwrap();
+    let claims = app.claims(fresh).unwrap();
     let pointer = app
         .scan(&app.config.tokens_table)
         .await

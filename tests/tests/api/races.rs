@@ -23,7 +23,7 @@ async fn session_generation(app: &TestApp) -> u64 {
 
 /// The session generation recorded with `token`, if its record exists.
 async fn token_generation(app: &TestApp, token: &str) -> Option<u64> {
-    let claims = app.config.signing_key.authenticate(token)?;
+    let claims = app.claims(token)?;
     let sk = format!("token#{}", claims.token);
     app.scan(&app.config.tokens_table)
         .await

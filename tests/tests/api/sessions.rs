@@ -274,18 +274,10 @@ async fn logout_all_revokes_two_thousand_sessions_in_one_write() {
     let mut config = test_config();
     config.max_sessions = 10_000;
     let app = TestApp::with_client(local_client().await, config, true).await;
-    let tokens =
-        Tokens::from_config(&app.config, app.client.clone(), Arc::new(app.clock.clone())).unwrap();
+    let tokens = Tokens::from_config(&app.config, &app.parts).unwrap();
     let few = account_with_sessions(&app, &tokens, "few@example.com", 10).await;
     let many = account_with_sessions(&app, &tokens, "many@example.com", 2_000).await;
-    let user_of = |token: &str| {
-        app.config
-            .signing_key
-            .authenticate(token)
-            .unwrap()
-            .user
-            .to_string()
-    };
+    let user_of = |token: &str| app.claims(token).unwrap().user.to_string();
     let before = sessions_version(&app, &user_of(&many[0])).await;
 
     let (revoked_few, took_few) = logout_all(&tokens, &few[0]).await;
@@ -377,12 +369,7 @@ async fn login_from(app: &TestApp, email: &str, client: &str, agent: &str) -> St
 }
 
 fn id_of(app: &TestApp, token: &str) -> String {
-    app.config
-        .signing_key
-        .authenticate(token)
-        .unwrap()
-        .token
-        .to_string()
+    app.claims(token).unwrap().token.to_string()
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 use serde_json::json;
 use tokengate::handlers;
 use tokengate::ids::{TokenId, UserId};
+use tokengate::tokens::KeyId;
 use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call};
 
 async fn verify(app: &TestApp, request: ApiRequest) -> serde_json::Value {
@@ -101,14 +102,13 @@ async fn garbage_forged_and_unknown_tokens_are_invalid() {
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let other_key = tokengate::tokens::SigningKey::new(&[7; 32]).unwrap();
     let unknown = app
-        .config
-        .signing_key
+        .key_ring()
         .token_for(&UserId::generate(), &TokenId::generate());
     let candidates = [
         "garbage".to_owned(),
         String::from_utf8(tampered).unwrap(),
         other_key
-            .token_for(&UserId::generate(), &TokenId::generate())
+            .token_for(KeyId(1), &UserId::generate(), &TokenId::generate())
             .expose()
             .to_owned(),
         unknown.expose().to_owned(),

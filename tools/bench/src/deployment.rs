@@ -8,9 +8,10 @@ use tokengate::clock::SystemClock;
 use tokengate::config::Config;
 use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
-use tokengate::lambda::FromConfig;
-use tokengate::tokens::TokenClaims;
+use tokengate::lambda::{FromConfig, Parts};
+use tokengate::tokens::keyring::Authentication;
 use tokengate::tokens::records::Origin;
+use tokengate::tokens::{KeyRing, TokenClaims};
 use tokengate::{Accounts, Tokens, store};
 
 /// The password of every bench account.
@@ -25,6 +26,10 @@ pub struct Deployment {
     pub config: Config,
     /// One DynamoDB client, built as the functions build theirs.
     pub client: Client,
+    /// What the use-cases are built over, as a function's cold start connects it.
+    pub parts: Parts,
+    /// The key ring every function reads from `KEY_RING_FILE`.
+    pub ring: KeyRing,
     /// The account use-cases, as signup and login build them.
     pub accounts: Accounts,
     /// The token use-cases, as verify builds them.
@@ -44,14 +49,17 @@ impl Deployment {
         let run = tokengate::ids::TokenId::generate()
             .to_string()
             .replace(['-', '_'], "x");
-        let key = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            tokengate::ids::random_bytes::<32>(),
-        );
+        let ring = KeyRing::generate();
+        let ring_file = std::env::temp_dir().join(format!("tokengate-bench-keyring-{run}.json"));
+        std::fs::write(&ring_file, ring.to_document())
+            .map_err(|error| format!("writing the key ring: {error}"))?;
         let env = vec![
             ("USERS_TABLE".to_owned(), format!("bench-users-{run}")),
             ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
-            ("TOKEN_SIGNING_KEY".to_owned(), key),
+            (
+                "KEY_RING_FILE".to_owned(),
+                ring_file.to_string_lossy().into_owned(),
+            ),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
         let config = Config::from_lookup(|name| {
@@ -60,27 +68,27 @@ impl Deployment {
                 .map(|(_, value)| value.clone())
         })
         .map_err(|error| error.to_string())?;
-        let client = store::connect(config.store_timeout, config.ca_bundle.as_deref())
+        let parts = tokengate::lambda::connect(&config, Arc::new(SystemClock))
             .await
             .map_err(|error| error.to_string())?;
+        let client = parts.client.clone();
         store::create_tables(&client, &config.users_table, &config.tokens_table)
             .await
             .map_err(|error| format!("creating the tables: {error}"))?;
-        let accounts = Accounts::from_config(&config, client.clone(), Arc::new(SystemClock))
-            .map_err(|error| error.to_string())?;
-        let tokens = Tokens::from_config(&config, client.clone(), Arc::new(SystemClock))
-            .map_err(|error| error.to_string())?;
+        let accounts = Accounts::from_config(&config, &parts).map_err(|error| error.to_string())?;
+        let tokens = Tokens::from_config(&config, &parts).map_err(|error| error.to_string())?;
         let email = format!("bench-{run}@example.com").to_ascii_lowercase();
         let (user, token) = signup(&accounts, &email).await?;
-        let claims = config
-            .signing_key
-            .authenticate(&token)
-            .filter(|claims| claims.user == user)
-            .ok_or("the issued token does not authenticate")?;
+        let claims = match ring.authenticate(&token) {
+            Authentication::Authentic(claims) if claims.user == user => claims,
+            _ => return Err("the issued token does not authenticate".into()),
+        };
         Ok(Self {
             env,
             config,
             client,
+            parts,
+            ring,
             accounts,
             tokens,
             email,
@@ -116,11 +124,9 @@ impl Deployment {
     /// Issues `count` more sessions to the account `email`, whose valid `token` names it,
     /// through the token use-cases (no argon2).
     pub async fn add_sessions(&self, email: &str, token: &str, count: usize) -> Result<(), String> {
-        let claims = self
-            .config
-            .signing_key
-            .authenticate(token)
-            .ok_or("the token does not authenticate")?;
+        let Authentication::Authentic(claims) = self.ring.authenticate(token) else {
+            return Err("the token does not authenticate".into());
+        };
         let email =
             tokengate::credentials::Email::parse(email).map_err(|error| error.to_string())?;
         let grantee = tokengate::tokens::Grantee {

@@ -3,20 +3,17 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use tokengate::authorizer::Authorizer;
-use tokengate::clock::SystemClock;
-use tokengate::lambda::{FromConfig, respond};
-use tokengate::tokens::{SigningKey, Tokens, Verification};
+use tokengate::lambda::{FromConfig, Parts, respond};
+use tokengate::store::RequestCounter;
+use tokengate::tokens::keyring::Authentication;
+use tokengate::tokens::{KeyId, SigningKey, Tokens, Verification};
 
 use crate::deployment::Deployment;
 use crate::events;
@@ -171,32 +168,6 @@ pub async fn authorizer(
     .await
 }
 
-/// Counts the requests a DynamoDB client starts.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
-
-impl RequestCounter {
-    /// How many requests were started so far.
-    pub fn count(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_execution(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 /// What rejecting garbage and forgeries cost, and how many store requests it made.
 pub struct Rejections {
     /// Time per rejected token (each sample is a batch, divided by its size).
@@ -219,6 +190,7 @@ fn refused_tokens(deployment: &Deployment) -> Vec<String> {
     let mut tampered = genuine.as_bytes().to_vec();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let active = deployment.ring.active_id();
     let other_key = SigningKey::new(&tokengate::ids::random_bytes::<32>()).expect("a 32-byte key");
     let random_body = base64::Engine::encode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -230,9 +202,33 @@ fn refused_tokens(deployment: &Deployment) -> Vec<String> {
         "32997522-0c9f-4336-80fb-fef717e28248".to_owned(),
         format!("tg1_{}", "A".repeat(86)),
         format!("tg1_{random_body}"),
+        format!("tg2_{}", "A".repeat(91)),
         String::from_utf8(tampered).expect("ASCII"),
+        // Signed with another key under the ring's own key id, and under key ids the ring does
+        // not hold: an older one (as if dropped) and newer ones (a ring read is forced at most
+        // once per refresh window; the file source keeps that read off DynamoDB too).
         other_key
-            .token_for(&deployment.claims.user, &deployment.claims.token)
+            .token_for(active, &deployment.claims.user, &deployment.claims.token)
+            .expose()
+            .to_owned(),
+        other_key
+            .token_for(KeyId(0), &deployment.claims.user, &deployment.claims.token)
+            .expose()
+            .to_owned(),
+        other_key
+            .token_for(
+                KeyId(active.0 + 1),
+                &deployment.claims.user,
+                &deployment.claims.token,
+            )
+            .expose()
+            .to_owned(),
+        other_key
+            .token_for(
+                KeyId(u32::MAX),
+                &deployment.claims.user,
+                &deployment.claims.token,
+            )
             .expose()
             .to_owned(),
         "x".repeat(4096),
@@ -243,22 +239,17 @@ fn refused_tokens(deployment: &Deployment) -> Vec<String> {
 /// requests, against a tag check of the genuine token.
 pub async fn rejections(deployment: &Deployment, batches: usize, batch: usize) -> Rejections {
     let counter = RequestCounter::default();
-    let client = Client::from_conf(
-        deployment
-            .client
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let tokens = Tokens::from_config(&deployment.config, client, Arc::new(SystemClock))
-        .expect("token use-cases");
+    let parts = Parts {
+        client: counter.counting(&deployment.client),
+        ..deployment.parts.clone()
+    };
+    let tokens = Tokens::from_config(&deployment.config, &parts).expect("token use-cases");
     let valid = tokens.verify(&deployment.token).await;
     assert!(matches!(valid, Ok(Verification::Valid { .. })), "{valid:?}");
     let control_requests = counter.count();
 
     let refused = refused_tokens(deployment);
-    let key = &deployment.config.signing_key;
+    let ring = &deployment.ring;
     let before = counter.count();
     let mut rejected = Samples::with_capacity(batches);
     let mut tag_check = Samples::with_capacity(batches);
@@ -273,10 +264,10 @@ pub async fn rejections(deployment: &Deployment, batches: usize, batch: usize) -
         let rejecting = started.elapsed();
         let started = Instant::now();
         for _ in 0..batch {
-            assert!(
-                key.authenticate(std::hint::black_box(&deployment.token))
-                    .is_some()
-            );
+            assert!(matches!(
+                ring.authenticate(std::hint::black_box(&deployment.token)),
+                Authentication::Authentic(_)
+            ));
         }
         let checking = started.elapsed();
         // The first tenth warms caches and is not kept.

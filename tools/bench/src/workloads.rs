@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::deployment::{Deployment, PASSWORD};
 use crate::events::{authorizer_request, http_request};
 use crate::functions::RuntimeEmulator;
+use tokengate::tokens::keyring::Authentication;
 
 /// Every function of the stack, the token-only ones first.
 pub const FUNCTIONS: [&str; 11] = [
@@ -150,12 +151,10 @@ pub async fn serve(
         "revoke-session" => {
             for _ in 0..invocations {
                 let token = deployment.login(&deployment.email).await?;
-                let id = deployment
-                    .config
-                    .signing_key
-                    .authenticate(&token)
-                    .ok_or("a login token that does not authenticate")?
-                    .token;
+                let Authentication::Authentic(claims) = deployment.ring.authenticate(&token) else {
+                    return Err("a login token that does not authenticate".into());
+                };
+                let id = claims.token;
                 let bearer = format!("Bearer {token}");
                 let path = format!("/auth/sessions/{id}");
                 let event = http_request(method, &path, &[("Authorization", &bearer)], None);
