@@ -436,3 +436,141 @@ fn only_the_tokens_table_expires_items() {
     assert_eq!(tokens["AttributeName"].as_str(), Some("expire"));
     assert_eq!(tokens["Enabled"].as_bool(), Some(true));
 }
+
+/// A template value as YAML text, short tags included (`!Ref X`, `!Sub ...`).
+fn yaml_text(value: &Yaml) -> String {
+    serde_norway::to_string(value).expect("a template value prints")
+}
+
+/// Every function's resource name with its whole definition.
+fn functions(template: &Yaml) -> Vec<(String, Yaml)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("template.yaml: no `Resources` mapping")
+        .iter()
+        .filter(|(_, resource)| {
+            resource.get("Type").and_then(Yaml::as_str) == Some("AWS::Serverless::Function")
+        })
+        .map(|(name, resource)| (name.as_str().unwrap().to_owned(), resource.clone()))
+        .collect()
+}
+
+/// The policy statements of `function` that grant a Secrets Manager action.
+fn secrets_statements(function: &Yaml) -> Vec<Yaml> {
+    function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|policy| policy.get("Statement").and_then(Yaml::as_sequence))
+        .flatten()
+        .filter(|statement| yaml_text(&statement["Action"]).contains("secretsmanager:"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn no_function_environment_holds_key_material() {
+    let template = yaml("template.yaml");
+    let secrets: BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| {
+            resource.get("Type").and_then(Yaml::as_str) == Some("AWS::SecretsManager::Secret")
+        })
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(secrets, BTreeSet::from(["TokenSigningKey".to_owned()]));
+
+    let mut environments = vec![(
+        "Globals".to_owned(),
+        template["Globals"]["Function"]["Environment"]["Variables"].clone(),
+    )];
+    for (name, function) in functions(&template) {
+        environments.push((
+            name,
+            function["Properties"]["Environment"]["Variables"].clone(),
+        ));
+    }
+    for (owner, variables) in environments {
+        for (variable, value) in variables.as_mapping().into_iter().flatten() {
+            let (variable, text) = (variable.as_str().unwrap(), yaml_text(value));
+            // A dynamic reference would put the secret's value into the function configuration.
+            assert!(
+                !text.contains("{{resolve:"),
+                "{owner}: {variable} resolves a secret's value into the environment"
+            );
+            // The secret itself may only be named (its ARN), under the one variable for it.
+            if text.contains("TokenSigningKey") {
+                assert_eq!(variable, "KEY_RING_SECRET_ID", "{owner}");
+                assert_eq!(text.trim(), "!Ref TokenSigningKey", "{owner}: {variable}");
+            }
+        }
+    }
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        yaml_text(&globals["KEY_RING_SECRET_ID"]).trim(),
+        "!Ref TokenSigningKey"
+    );
+}
+
+#[test]
+fn functions_may_read_the_key_ring_and_only_the_rotation_function_may_write_it() {
+    let template = yaml("template.yaml");
+    let mut rotation_functions = Vec::new();
+    for (name, function) in functions(&template) {
+        let statements = secrets_statements(&function);
+        assert!(!statements.is_empty(), "{name} cannot read the key ring");
+        let mut actions = BTreeSet::new();
+        for statement in &statements {
+            assert_eq!(
+                yaml_text(&statement["Resource"]).trim(),
+                "!Ref TokenSigningKey",
+                "{name}: a Secrets Manager grant beyond the key ring's secret"
+            );
+            match &statement["Action"] {
+                Yaml::String(action) => actions.insert(action.clone()),
+                Yaml::Sequence(list) => {
+                    for action in list {
+                        actions.insert(action.as_str().unwrap().to_owned());
+                    }
+                    true
+                }
+                other => panic!("{name}: unexpected Action {other:?}"),
+            };
+        }
+        if actions.len() > 1 {
+            let expected: BTreeSet<String> = [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ]
+            .map(str::to_owned)
+            .into();
+            assert_eq!(actions, expected, "{name}");
+            rotation_functions.push(name);
+        } else {
+            let read: BTreeSet<String> = ["secretsmanager:GetSecretValue".to_owned()].into();
+            assert_eq!(actions, read, "{name}");
+        }
+    }
+    assert_eq!(rotation_functions, vec!["RotateKeyFunction".to_owned()]);
+
+    let schedule = &template["Resources"]["KeyRotationSchedule"];
+    assert_eq!(schedule["Condition"].as_str(), Some("KeyRotationOn"));
+    let properties = &schedule["Properties"];
+    assert_eq!(
+        yaml_text(&properties["RotationLambdaARN"]).trim(),
+        "!GetAtt RotateKeyFunction.Arn"
+    );
+    assert_eq!(
+        yaml_text(&properties["RotationRules"]["AutomaticallyAfterDays"]).trim(),
+        "!Ref KeyRotationDays"
+    );
+    let rotation = &template["Resources"]["RotateKeyFunction"];
+    assert!(
+        rotation["Properties"].get("Events").is_none(),
+        "the rotation function is on no route"
+    );
+}

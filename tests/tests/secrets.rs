@@ -161,8 +161,22 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
             item.values().for_each(|value| flatten(value, &mut dump));
         }
     }
+    // A rotation, read by the functions: the ring's keys pass through the code that logs it.
+    let ring = app.rotate_keys();
+    app.clock.advance(app.config.key_refresh.as_secs());
+    assert!(app.keys().authenticate(&tokens[0]).await.is_some());
+    let key_secrets: Vec<String> = serde_json::from_str::<serde_json::Value>(&ring.to_document())
+        .unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["secret"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(key_secrets.len(), 2);
+
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     for event in [
+        "key ring changed",
         "account created",
         "logged out everywhere",
         "account locked after repeated login failures",
@@ -172,6 +186,12 @@ async fn neither_the_tables_nor_the_logs_hold_a_password_or_a_token() {
     for haystack in [&dump, &logged] {
         assert!(!haystack.contains(password) && !haystack.contains("Tr0ub4dor"));
         assert!(!haystack.contains(new_password) && !haystack.contains("N3w-Correct"));
+        for key in &key_secrets {
+            assert!(
+                !haystack.contains(key.as_str()),
+                "a signing key is stored or logged"
+            );
+        }
         for token in &tokens {
             // Neither the whole token nor its secret tail (the tag).
             assert!(!haystack.contains(token.as_str()));

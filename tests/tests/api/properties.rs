@@ -136,7 +136,7 @@ fn token_like() -> impl Strategy<Value = String> {
     let (t1, t2, t3) = (token.clone(), token.clone(), token.clone());
     prop_oneof![
         3 => any::<String>(),
-        1 => "tg1_[A-Za-z0-9_-]{0,120}",
+        1 => "tg[12]_[A-Za-z0-9_-]{0,120}",
         1 => Just(token),
         1 => any::<String>().prop_map(move |tail| format!("{t1}{tail}")),
         1 => (0..t2.len()).prop_map(move |cut| t2[..cut].to_owned()),
