@@ -453,7 +453,7 @@ async fn make_rotate_key_brings_in_a_new_key_while_every_token_keeps_verifying()
                 .query(&[("authToken", token.as_str())]),
         )
         .await;
-        assert_eq!(verified, json!({"success": true, "valid": true}));
+        assert_eq!(verified["valid"], true, "{verified}");
         let me = http
             .get(format!("{base}/api/me"))
             .bearer_auth(token)

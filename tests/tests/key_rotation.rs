@@ -372,6 +372,53 @@ async fn revoking_every_key_after_a_leak_refuses_every_earlier_token() {
     assert!(is_valid(&tokens.verify(&fresh).await.unwrap()));
 }
 
+#[tokio::test]
+async fn login_token_hands_out_the_same_session_after_a_rotation_and_both_texts_verify() {
+    let secrets = secrets_client().await;
+    let arn = new_secret(&secrets, &bare_key()).await;
+    let app = app_over(&arn).await;
+    let email = "reused@example.com";
+    app.sign_up(email, PASSWORD).await;
+    let login_token = || async {
+        let response = call(
+            handlers::login_token,
+            &app.accounts,
+            ApiRequest::get("/api/login-token")
+                .basic(email, PASSWORD)
+                .build(),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        body_json(&response)["data"][0].clone()
+    };
+    let before = login_token().await;
+
+    rotate(&rotation_of(&app, &secrets, &arn), &arn).await;
+    app.clock.advance(app.config.key_refresh.as_secs());
+    let after = login_token().await;
+
+    // The same session, the same expiry; its text is now signed by the new key.
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["expire"], before["expire"]);
+    let (old_text, new_text) = (
+        before["token"].as_str().unwrap(),
+        after["token"].as_str().unwrap(),
+    );
+    assert_ne!(old_text, new_text);
+    assert_eq!(
+        (key_id_of(old_text), key_id_of(new_text)),
+        (KeyId(1), KeyId(2))
+    );
+    for text in [old_text, new_text] {
+        match app.tokens.verify(text).await.unwrap() {
+            Verification::Valid { claims, .. } => {
+                assert_eq!(claims.token.to_string(), before["id"].as_str().unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 fn parts_over(app: &TestApp, keys: Keys) -> Parts {
     Parts {
         keys,

@@ -28,8 +28,10 @@ pub struct Deployment {
     pub client: Client,
     /// What the use-cases are built over, as a function's cold start connects it.
     pub parts: Parts,
-    /// The key ring every function reads from `KEY_RING_FILE`.
+    /// The key ring every function reads from Secrets Manager.
     pub ring: KeyRing,
+    /// The ring's secret.
+    pub secret_arn: String,
     /// The account use-cases, as signup and login build them.
     pub accounts: Accounts,
     /// The token use-cases, as verify builds them.
@@ -49,17 +51,25 @@ impl Deployment {
         let run = tokengate::ids::TokenId::generate()
             .to_string()
             .replace(['-', '_'], "x");
+        // The key ring in Secrets Manager, as deployed: every cold start reads it there.
         let ring = KeyRing::generate();
-        let ring_file = std::env::temp_dir().join(format!("tokengate-bench-keyring-{run}.json"));
-        std::fs::write(&ring_file, ring.to_document())
-            .map_err(|error| format!("writing the key ring: {error}"))?;
+        let sdk = store::sdk_config(std::time::Duration::from_secs(10), None)
+            .await
+            .map_err(|error| error.to_string())?;
+        let secret_arn = aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("bench-keyring-{run}"))
+            .secret_string(ring.to_document())
+            .send()
+            .await
+            .map_err(|error| format!("creating the key ring secret: {error}"))?
+            .arn()
+            .ok_or("CreateSecret returned no ARN")?
+            .to_owned();
         let env = vec![
             ("USERS_TABLE".to_owned(), format!("bench-users-{run}")),
             ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
-            (
-                "KEY_RING_FILE".to_owned(),
-                ring_file.to_string_lossy().into_owned(),
-            ),
+            ("KEY_RING_SECRET_ID".to_owned(), secret_arn.clone()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
         let config = Config::from_lookup(|name| {
@@ -89,6 +99,7 @@ impl Deployment {
             client,
             parts,
             ring,
+            secret_arn,
             accounts,
             tokens,
             email,

@@ -20,6 +20,7 @@ const LAMBDA_VARIABLES: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
 ];
 
 /// cargo lambda's runtime API emulator (`cargo lambda watch --only-lambda-apis`).

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use tokengate::authorizer::Authorizer;
+use tokengate::keys::secret::RingSecret;
 use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::store::RequestCounter;
 use tokengate::tokens::keyring::Authentication;
@@ -393,4 +394,31 @@ pub async fn sessions_listing(
         || bare.call(),
     )
     .await)
+}
+
+/// The key ring's read at a cold start, on its own: a fresh client (as a new process has) and
+/// its first `GetSecretValue`, against a fresh DynamoDB client's first `GetItem`.
+pub async fn first_calls(deployment: &Deployment) -> (Duration, Duration) {
+    let config = &deployment.config;
+    let started = Instant::now();
+    let sdk = tokengate::store::sdk_config(config.store_timeout, None)
+        .await
+        .expect("SDK configuration");
+    let secret = RingSecret::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        &deployment.secret_arn,
+    );
+    secret.current().await.expect("the key ring secret");
+    let ring_read = started.elapsed();
+
+    let started = Instant::now();
+    let client = tokengate::store::connect(config.store_timeout, None)
+        .await
+        .expect("DynamoDB client");
+    let bare = BareGetItem {
+        client,
+        ..BareGetItem::of_seeded_token(deployment)
+    };
+    bare.call().await;
+    (ring_read, started.elapsed())
 }

@@ -10,7 +10,8 @@ use crate::events::{authorizer_request, http_request};
 use crate::functions::RuntimeEmulator;
 use tokengate::tokens::keyring::Authentication;
 
-/// Every function of the stack, the token-only ones first.
+/// Every function on a route, the token-only ones first (`rotate-key`, which Secrets Manager
+/// invokes a few times a month, is not measured).
 pub const FUNCTIONS: [&str; 11] = [
     "verify",
     "authorizer",
