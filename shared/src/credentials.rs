@@ -339,6 +339,66 @@ impl PasswordChange {
     }
 }
 
+/// Longest one-time code accepted, in bytes (ours are 70 characters).
+const MAX_CODE_LEN: usize = 256;
+
+#[derive(Deserialize)]
+struct RawCodeForm {
+    email: Option<String>,
+    code: Option<String>,
+    new_password: Option<String>,
+}
+
+fn required_code(raw: Option<String>) -> Result<String, InputError> {
+    let code = raw.unwrap_or_default().trim().to_owned();
+    if code.is_empty() {
+        return Err(InputError::Malformed("code is required.".into()));
+    }
+    if code.len() > MAX_CODE_LEN {
+        return Err(InputError::Malformed(format!(
+            "code must be at most {MAX_CODE_LEN} bytes."
+        )));
+    }
+    Ok(code)
+}
+
+/// Parses the JSON body of `POST /auth/password-reset`: `{email}`. Unknown members are ignored.
+pub fn reset_email_from_json(body: &[u8]) -> Result<Email, InputError> {
+    let raw: RawCodeForm = parse_json_object(body)?;
+    let email = raw.email.unwrap_or_default();
+    if email.trim().is_empty() {
+        return Err(InputError::Malformed("email is required.".into()));
+    }
+    Email::parse(&email)
+}
+
+/// The JSON body of `POST /auth/password-reset/confirm`.
+#[derive(Debug)]
+pub struct ResetConfirmation {
+    /// The code from the message, as typed (not yet checked).
+    pub code: String,
+    /// The password the account gets; checked against the account's email once the code
+    /// names it.
+    pub new_password: NewPassword,
+}
+
+impl ResetConfirmation {
+    /// Parses `{code, new_password}`; the password must be one an account may choose.
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        let raw: RawCodeForm = parse_json_object(body)?;
+        let code = required_code(raw.code)?;
+        let new_password = NewPassword::parse(raw.new_password.unwrap_or_default())
+            .map_err(|error| InputError::Malformed(format!("new_password: {error}")))?;
+        Ok(Self { code, new_password })
+    }
+}
+
+/// Parses the JSON body of `POST /auth/email/verify`: `{code}`, the code as typed.
+pub fn code_from_json(body: &[u8]) -> Result<String, InputError> {
+    let raw: RawCodeForm = parse_json_object(body)?;
+    required_code(raw.code)
+}
+
 /// Parses the JSON body of `POST /auth/login`: `{email, password}`. An email that is no
 /// account's address by its form is [`InputError::NoAccountCanMatch`], as any other email no
 /// account has; a missing field is malformed.

@@ -73,6 +73,11 @@ random_id!(
     /// Identifies one issued token; public (it is returned as the token entity's `id`).
     TokenId
 );
+random_id!(
+    /// Identifies one message to send and the one-time code it carries; a stream record and
+    /// the tables hold it, never the code's secret.
+    CodeId
+);
 
 #[cfg(test)]
 mod tests {
