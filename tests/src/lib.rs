@@ -14,10 +14,12 @@ use base64::engine::general_purpose::STANDARD;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
-use tokengate::config::Config;
+use tokengate::codes::CodePolicy;
+use tokengate::config::{Config, MailSettings};
 use tokengate::handlers::Answer;
 use tokengate::keys::{KeyRingLocation, KeySource, Keys};
 use tokengate::lambda::{FromConfig, Parts, respond};
+use tokengate::mailer::Mailer;
 use tokengate::passwords::HashParams;
 use tokengate::profiles::Profiles;
 use tokengate::store::{self, Client, RequestCounter};
@@ -101,6 +103,22 @@ pub fn test_config() -> Config {
     Config {
         users_table: unique("users"),
         tokens_table: unique("tokens"),
+        outbox_table: unique("outbox"),
+        mail: MailSettings {
+            from: "tokengate@example.com".into(),
+            reset_url: "https://app.example.com/reset?code={code}".into(),
+            verify_url: String::new(),
+            reset: CodePolicy {
+                ttl: 900,
+                max_per_hour: 3,
+            },
+            verification: CodePolicy {
+                ttl: 86_400,
+                max_per_hour: 3,
+            },
+            send_attempts: 2,
+        },
+        require_verified_email: false,
         token_ttl: Duration::from_secs(TTL_SECONDS),
         key_ring: KeyRingLocation::File(fresh_key_ring_file()),
         key_refresh: Duration::from_secs(300),
@@ -113,12 +131,17 @@ pub fn test_config() -> Config {
     }
 }
 
+/// The SDK configuration of the tests' clients (the local stand-ins `make test` starts).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    store::sdk_config(Duration::from_secs(10), None)
+        .await
+        .expect("SDK configuration")
+}
+
 /// The key ring of `config` (a file, or a secret in the Secrets Manager that `make test` starts),
 /// read as a cold start reads it, judging its refresh window by `clock`.
 pub async fn load_keys(config: &Config, clock: &ManualClock) -> Keys {
-    let sdk = store::sdk_config(Duration::from_secs(10), None)
-        .await
-        .expect("SDK configuration");
+    let sdk = sdk_config().await;
     Keys::load(
         KeySource::at(&config.key_ring, &sdk),
         config.key_refresh,
@@ -138,7 +161,7 @@ impl TestApp {
     /// A world over `client` (which may point anywhere), creating the tables when asked.
     pub async fn with_client(client: Client, config: Config, create_tables: bool) -> Self {
         if create_tables {
-            store::create_tables(&client, &config.users_table, &config.tokens_table)
+            store::create_tables(&client, &config.tables())
                 .await
                 .expect("create test tables");
         }
@@ -148,6 +171,7 @@ impl TestApp {
             client: client.clone(),
             keys,
             clock: Arc::new(clock.clone()),
+            sdk: sdk_config().await,
         };
         let accounts = Accounts::from_config(&config, &parts).expect("hasher");
         let tokens = Tokens::from_config(&config, &parts).expect("token use-cases");
@@ -175,6 +199,44 @@ impl TestApp {
         };
         let tokens = Tokens::from_config(&self.config, &parts).expect("token use-cases");
         (tokens, counter)
+    }
+
+    /// The mailer of this world, sending through the SES emulator `make test` starts (or, with
+    /// `endpoint`, through another address: a stopped emulator).
+    pub async fn mailer_via(&self, endpoint: Option<&str>) -> Mailer {
+        let Some(endpoint) = endpoint else {
+            return Mailer::from_config(&self.config, &self.parts).expect("mailer");
+        };
+        let ses = aws_sdk_sesv2::config::Builder::from(&self.parts.sdk)
+            .endpoint_url(endpoint)
+            .build();
+        Mailer::new(
+            tokengate::store::Store::new(self.client.clone(), &self.config.tables()),
+            self.parts.keys.clone(),
+            tokengate::ses::MailSender::from_client(
+                aws_sdk_sesv2::Client::from_conf(ses),
+                &self.config.mail.from,
+            ),
+            self.config.mail.clone(),
+            self.parts.clock.clone(),
+        )
+    }
+
+    /// Sends every message asked for so far, as the mailer's stream delivery does.
+    pub async fn deliver_mail(&self) {
+        let sweep = self.mailer_via(None).await.sweep(0).await.expect("a sweep");
+        assert_eq!(sweep.left, 0, "messages left unsent");
+    }
+
+    /// The account use-cases over a copy of this world's client that counts its requests.
+    pub fn counted_accounts(&self) -> (Accounts, RequestCounter) {
+        let counter = RequestCounter::default();
+        let parts = Parts {
+            client: counter.counting(&self.client),
+            ..self.parts.clone()
+        };
+        let accounts = Accounts::from_config(&self.config, &parts).expect("account use-cases");
+        (accounts, counter)
     }
 
     /// The signing keys every use-case of this world holds.
@@ -481,4 +543,67 @@ mod tests {
         // `expire` lies in its own past, so START must stay ahead of the real clock.
         assert!(super::START > now.as_secs() + 365 * 24 * 3600);
     }
+}
+
+/// The SES emulator's address (`make test` starts it and exports `AWS_ENDPOINT_URL_SESV2`).
+pub fn mail_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL_SESV2")
+        .expect("AWS_ENDPOINT_URL_SESV2 is unset: run the tests with `make test`, which starts the SES emulator")
+}
+
+/// One message in the SES emulator's store.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Sender.
+    pub from: String,
+    /// Subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+impl Delivered {
+    /// The code: the rest of the text line that starts with `Code: `.
+    pub fn code(&self) -> String {
+        self.text
+            .lines()
+            .find_map(|line| line.strip_prefix("Code: "))
+            .expect("a `Code: ` line")
+            .trim()
+            .to_owned()
+    }
+}
+
+/// Every message the SES emulator holds for `to`, oldest first.
+pub async fn inbox(to: &str) -> Vec<Delivered> {
+    let store: Value = reqwest::get(format!("{}/store", mail_url()))
+        .await
+        .expect("the SES emulator's /store")
+        .json()
+        .await
+        .expect("JSON");
+    store["emails"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|email| {
+            email["destination"]["to"]
+                .as_array()
+                .is_some_and(|list| list.iter().any(|address| address == to))
+        })
+        .map(|email| Delivered {
+            from: email["from"].as_str().unwrap_or_default().to_owned(),
+            subject: email["subject"].as_str().unwrap_or_default().to_owned(),
+            text: email["body"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            html: email["body"]["html"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect()
 }

@@ -1,9 +1,11 @@
 //! Account use-cases: signup, login, login-token and password change, with login throttling
-//! and password-hash upgrades.
+//! and password-hash upgrades; password reset and email verification in [`recovery`].
 
 pub mod records;
+pub mod recovery;
 
 use crate::clock::SharedClock;
+use crate::codes::{CodePurpose, MailRequest};
 use crate::credentials::{Credentials, Email, NewPassword, Password, SignupForm};
 use crate::ids::UserId;
 use crate::passwords::PasswordHasher;
@@ -43,21 +45,25 @@ pub struct Accounts {
     hasher: PasswordHasher,
     tokens: Tokens,
     throttle: ThrottlePolicy,
+    require_verified_email: bool,
 }
 
 impl Accounts {
-    /// The account use-cases over `store`, hashing with `hasher`, issuing through `tokens`.
+    /// The account use-cases over `store`, hashing with `hasher`, issuing through `tokens`;
+    /// when `require_verified_email`, an unverified account gets no token.
     pub fn new(
         store: Store,
         hasher: PasswordHasher,
         tokens: Tokens,
         throttle: ThrottlePolicy,
+        require_verified_email: bool,
     ) -> Self {
         Self {
             store,
             hasher,
             tokens,
             throttle,
+            require_verified_email,
         }
     }
 
@@ -75,13 +81,14 @@ impl Accounts {
         self.tokens.clock()
     }
 
-    /// Creates an account and its first token for `origin`, all in one transaction.
+    /// Creates an account, asks for its verification message and, unless a verified email is
+    /// required first, issues its first token for `origin`: all in one transaction.
     #[tracing::instrument(skip_all)]
     pub async fn signup(
         &self,
         form: SignupForm,
         origin: &Origin,
-    ) -> Result<(UserProfile, IssuedToken), ApiError> {
+    ) -> Result<(UserProfile, Option<IssuedToken>), ApiError> {
         let password_hash = self.hasher.hash(&form.credentials.password).await?;
         let account = Account {
             profile: UserProfile {
@@ -91,6 +98,7 @@ impl Accounts {
                 lastname: form.lastname,
                 role: DEFAULT_ROLE.to_owned(),
                 created_at: self.clock().now(),
+                email_verified: false,
             },
             password_hash,
             password_version: 0,
@@ -99,9 +107,23 @@ impl Accounts {
         let mut attempts = Attempts::new(RACE_ATTEMPTS);
         let token = loop {
             attempts.next_attempt().await?;
-            let first = self.tokens.fresh(account.profile.id, 0, origin);
-            match self.store.create_account(&account, &first).await {
-                Ok(AccountCreation::Created) => break self.tokens.hand_out(&first).await,
+            let first = (!self.require_verified_email)
+                .then(|| self.tokens.fresh(account.profile.id, 0, origin));
+            let verification = MailRequest::new(
+                CodePurpose::EmailVerification,
+                account.profile.email.clone(),
+                Some(account.profile.id),
+                self.clock().now(),
+            );
+            match self
+                .store
+                .create_account(&account, first.as_ref(), &verification)
+                .await
+            {
+                Ok(AccountCreation::Created) => match &first {
+                    Some(first) => break Some(self.tokens.hand_out(first).await),
+                    None => break None,
+                },
                 Ok(AccountCreation::EmailTaken) => return Err(ApiError::EmailTaken),
                 Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
@@ -232,6 +254,16 @@ impl Accounts {
         }
     }
 
+    /// Refuses an account whose email is unverified when verification is required; asked only
+    /// after its password was found right, so it tells nothing to whoever does not know it.
+    fn require_verified(&self, account: &Account) -> Result<(), ApiError> {
+        if self.require_verified_email && !account.profile.email_verified {
+            tracing::info!(user = %account.profile.id, "login refused: email not verified");
+            return Err(ApiError::EmailNotVerified);
+        }
+        Ok(())
+    }
+
     /// Hands out a token for `account`, only while its password is still the one checked: a
     /// password changed in between answers [`ApiError::WrongCredentials`].
     async fn grant(
@@ -266,6 +298,7 @@ impl Accounts {
         origin: &Origin,
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let account = self.authenticate(credentials).await?;
+        self.require_verified(&account)?;
         let token = self.grant(&account, origin, Grant::Fresh).await?;
         Ok((account.profile, token))
     }
@@ -277,6 +310,7 @@ impl Accounts {
         origin: &Origin,
     ) -> Result<IssuedToken, ApiError> {
         let account = self.authenticate(credentials).await?;
+        self.require_verified(&account)?;
         self.grant(&account, origin, Grant::CurrentOrNew).await
     }
 

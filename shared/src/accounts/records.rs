@@ -19,6 +19,8 @@ pub struct UserProfile {
     pub role: String,
     /// Creation time, Unix seconds.
     pub created_at: u64,
+    /// Whether a code sent to the email came back (accounts from before verification: no).
+    pub email_verified: bool,
 }
 
 /// An account: its profile, the PHC string of its password hash and its session state.

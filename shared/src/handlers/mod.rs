@@ -7,24 +7,30 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::accounts::Accounts;
-use crate::credentials::{PasswordChange, SignupForm, login_credentials_from_json};
+use crate::credentials::{
+    PasswordChange, ResetConfirmation, SignupForm, code_from_json, login_credentials_from_json,
+    reset_email_from_json,
+};
 use crate::problem::{ApiError, AuthScheme, json_response};
 use crate::profiles::{Caller, Profiles};
 use crate::request;
 use crate::tokens::{Tokens, Verification};
-use responses::{LoginBody, LogoutBody, ProfileBody, SessionList, TokenList, VerifyBody};
+use responses::{
+    Done, EmailVerified, LoginBody, LogoutBody, ProfileBody, SessionList, TokenList, VerifyBody,
+};
 
 /// What every handler answers.
 pub type Answer = Result<Response<Body>, ApiError>;
 
-/// `POST /auth/signup`: JSON `{email, password, firstname?, lastname?}` -> 201 with a token.
+/// `POST /auth/signup`: JSON `{email, password, firstname?, lastname?}` -> 201 with a token
+/// (none when a verified email is required first); a verification message is sent.
 pub async fn signup(accounts: &Accounts, request: Request) -> Answer {
     let origin = request::origin(&request)?;
     let form = SignupForm::from_json(request::body(&request)?)?;
     let (profile, token) = accounts.signup(form, &origin).await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &LoginBody::new(&profile, &token),
+        &LoginBody::new(&profile, token.as_ref()),
     ))
 }
 
@@ -42,7 +48,7 @@ pub async fn login(accounts: &Accounts, request: Request) -> Answer {
     let (profile, token) = accounts.login(&credentials, &origin).await?;
     Ok(json_response(
         StatusCode::OK,
-        &LoginBody::new(&profile, &token),
+        &LoginBody::new(&profile, Some(&token)),
     ))
 }
 
@@ -114,7 +120,7 @@ pub async fn change_password(accounts: &Accounts, request: Request) -> Answer {
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &LoginBody::new(&profile, &token),
+        &LoginBody::new(&profile, Some(&token)),
     ))
 }
 
@@ -131,4 +137,41 @@ pub async fn revoke_session(tokens: &Tokens, request: Request) -> Answer {
         .revoke_session(request::presented_token(&request), &id)
         .await?;
     Ok(json_response(StatusCode::OK, &LogoutBody::new(None)))
+}
+
+/// `POST /auth/password-reset`: `{email}` -> 202 `{"success":true}`, whether or not the email
+/// has an account (one outbox write either way); the mailer sends the code.
+pub async fn password_reset(accounts: &Accounts, request: Request) -> Answer {
+    let email = reset_email_from_json(request::body(&request)?)?;
+    accounts.request_password_reset(email).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &Done::new()))
+}
+
+/// `POST /auth/password-reset/confirm`: `{code, new_password}` -> 200, the login body with a
+/// fresh token; every other session is revoked and any login lock cleared.
+pub async fn password_reset_confirm(accounts: &Accounts, request: Request) -> Answer {
+    let origin = request::origin(&request)?;
+    let form = ResetConfirmation::from_json(request::body(&request)?)?;
+    let (profile, token) = accounts
+        .confirm_password_reset(&form.code, &form.new_password, &origin)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &LoginBody::new(&profile, Some(&token)),
+    ))
+}
+
+/// `POST /auth/email/verify`: `{code}` -> 200 `{"success":true,"emailVerified":true}`.
+pub async fn email_verify(accounts: &Accounts, request: Request) -> Answer {
+    let code = code_from_json(request::body(&request)?)?;
+    accounts.verify_email(&code).await?;
+    Ok(json_response(StatusCode::OK, &EmailVerified::new()))
+}
+
+/// `POST /auth/email/verification`: a valid token -> 202; a new verification message is sent.
+pub async fn email_verification(accounts: &Accounts, request: Request) -> Answer {
+    accounts
+        .request_email_verification(request::presented_token(&request))
+        .await?;
+    Ok(json_response(StatusCode::ACCEPTED, &Done::new()))
 }

@@ -16,6 +16,7 @@ pub struct UserObject<'a> {
     name: Option<String>,
     role: &'a str,
     create_date: String,
+    email_verified: bool,
 }
 
 impl<'a> UserObject<'a> {
@@ -33,6 +34,7 @@ impl<'a> UserObject<'a> {
             name: (!parts.is_empty()).then(|| parts.join(" ")),
             role: &profile.role,
             create_date: humantime::format_rfc3339_seconds(created).to_string(),
+            email_verified: profile.email_verified,
         }
     }
 }
@@ -54,24 +56,55 @@ impl<'a> ProfileBody<'a> {
     }
 }
 
-/// Body of signup (201) and login (200).
+/// Body of signup (201), login (200) and a confirmed reset (200); signup's has no token when a
+/// verified email is required first.
 #[derive(Serialize)]
 pub struct LoginBody<'a> {
     success: bool,
-    #[serde(rename = "x-auth-token")]
-    token: &'a str,
-    expire: u64,
+    #[serde(rename = "x-auth-token", skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire: Option<u64>,
     #[serde(rename = "userObj")]
     user: UserObject<'a>,
 }
 
 impl<'a> LoginBody<'a> {
-    pub fn new(profile: &'a UserProfile, token: &'a IssuedToken) -> Self {
+    pub fn new(profile: &'a UserProfile, token: Option<&'a IssuedToken>) -> Self {
         Self {
             success: true,
-            token: token.token.expose(),
-            expire: token.expire,
+            token: token.map(|token| token.token.expose()),
+            expire: token.map(|token| token.expire),
             user: UserObject::new(profile),
+        }
+    }
+}
+
+/// Body of the routes that only say they did it: `{"success":true}`.
+#[derive(Serialize)]
+pub struct Done {
+    success: bool,
+}
+
+impl Done {
+    pub fn new() -> Self {
+        Self { success: true }
+    }
+}
+
+/// Body of `POST /auth/email/verify`.
+#[derive(Serialize)]
+pub struct EmailVerified {
+    success: bool,
+    #[serde(rename = "emailVerified")]
+    email_verified: bool,
+}
+
+impl EmailVerified {
+    pub fn new() -> Self {
+        Self {
+            success: true,
+            email_verified: true,
         }
     }
 }

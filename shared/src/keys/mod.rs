@@ -17,8 +17,9 @@ use arc_swap::ArcSwap;
 use aws_config::SdkConfig;
 
 use crate::clock::SharedClock;
+use crate::codes::{CodeCheck, CodePurpose, PresentedCode};
 use crate::ids::{TokenId, UserId};
-use crate::tokens::format::{AccessToken, TokenClaims};
+use crate::tokens::format::{AccessToken, KeyId, TokenClaims};
 use crate::tokens::keyring::{Authentication, KeyRing, RingError};
 use secret::RingSecret;
 
@@ -140,11 +141,36 @@ impl Keys {
     /// whose key was dropped. A token naming a key newer than the ring reads the ring again
     /// first, unless a read was already forced within the refresh window.
     pub async fn authenticate(&self, text: &str) -> Option<TokenClaims> {
-        match self.ring().await.authenticate(text) {
+        let ring = match self.ring().await.authenticate(text) {
             Authentication::Authentic(claims) => return Some(claims),
             Authentication::Refused => return None,
-            Authentication::NewerKey(_) => {}
+            Authentication::NewerKey(key_id) => self.ring_knowing(key_id).await?,
+        };
+        match ring.authenticate(text) {
+            Authentication::Authentic(claims) => Some(claims),
+            Authentication::Refused | Authentication::NewerKey(_) => None,
         }
+    }
+
+    /// Checks a one-time code's tag for `purpose`, reading the ring again first (as
+    /// [`Self::authenticate`] does) when it names a key newer than the ring.
+    pub async fn check_code(&self, text: &str, purpose: CodePurpose) -> CodeCheck {
+        let ring = self.ring().await;
+        let ring = match PresentedCode::parse(text) {
+            Some(presented) if presented.key_id > ring.active_id() => {
+                match self.ring_knowing(presented.key_id).await {
+                    Some(fresh) => fresh,
+                    None => return CodeCheck::Refused,
+                }
+            }
+            _ => ring,
+        };
+        ring.check_code(text, purpose)
+    }
+
+    /// The ring read again because a presented token or code names `key_id`, newer than the
+    /// ring: `None` when a read was already forced within the refresh window.
+    async fn ring_knowing(&self, key_id: KeyId) -> Option<Arc<KeyRing>> {
         let now = self.0.clock.now();
         let last = self.0.forced_at.load(Ordering::SeqCst);
         let due = last == 0 || now >= (last - 1) + self.0.refresh;
@@ -157,11 +183,9 @@ impl Keys {
         {
             return None;
         }
+        tracing::debug!(key = %key_id, "a newer key than the ring's: reading the ring again");
         self.reread(now).await;
-        match self.0.ring.load().authenticate(text) {
-            Authentication::Authentic(claims) => Some(claims),
-            Authentication::Refused | Authentication::NewerKey(_) => None,
-        }
+        Some(self.0.ring.load_full())
     }
 
     /// Reads the ring again, unless another caller is already reading it.

@@ -13,6 +13,7 @@ mod counter;
 mod error;
 pub mod https;
 mod item;
+mod mail;
 mod schema;
 mod tokens;
 mod users;
@@ -31,6 +32,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 pub use counter::RequestCounter;
 pub use error::StoreError;
 pub use https::CaBundleError;
+pub use mail::{CodeWrite, Redemption};
 pub use schema::create_tables;
 pub use tokens::{SessionRevocation, TokenIssue};
 pub use users::{AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement};
@@ -70,25 +72,35 @@ pub async fn connect(timeout: Duration, ca_bundle: Option<&str>) -> Result<Clien
     Ok(Client::new(&sdk_config(timeout, ca_bundle).await?))
 }
 
-/// Both tables over one client: the accounts (`users.rs`) and the tokens (`tokens.rs`).
+/// The names of the three tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Accounts (`USERS_TABLE`).
+    pub users: String,
+    /// Tokens, sessions and one-time codes (`TOKENS_TABLE`).
+    pub tokens: String,
+    /// Messages to send (`OUTBOX_TABLE`).
+    pub outbox: String,
+}
+
+/// The tables over one client: the accounts (`users.rs`), the tokens (`tokens.rs`), the
+/// outbox and the one-time codes (`mail.rs`).
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
     users_table: String,
     tokens_table: String,
+    outbox_table: String,
 }
 
 impl Store {
-    /// The store over the tables named `users_table` and `tokens_table`.
-    pub fn new(
-        client: Client,
-        users_table: impl Into<String>,
-        tokens_table: impl Into<String>,
-    ) -> Self {
+    /// The store over the tables `names`.
+    pub fn new(client: Client, names: &TableNames) -> Self {
         Self {
             client,
-            users_table: users_table.into(),
-            tokens_table: tokens_table.into(),
+            users_table: names.users.clone(),
+            tokens_table: names.tokens.clone(),
+            outbox_table: names.outbox.clone(),
         }
     }
 }

@@ -3,10 +3,10 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
-use super::StoreError;
+use super::{StoreError, TableNames};
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder()
@@ -24,17 +24,27 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
         .map_err(|_| StoreError::Request("attribute definition"))
 }
 
-/// Creates `table` with `keys` unless it exists; with TTL on `expire` when `expiring`.
+/// Creates `table` with `keys` unless it exists; with TTL on `expire` when `expiring`, and a
+/// stream of the keys of what changes when `streamed`.
 async fn create_if_absent(
     client: &Client,
     table: &str,
     keys: &[(&str, KeyType)],
     expiring: bool,
+    streamed: bool,
 ) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest);
+    if streamed {
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::KeysOnly)
+            .build()
+            .map_err(|_| StoreError::Request("stream specification"))?;
+        request = request.stream_specification(stream);
+    }
     for (name, kind) in keys {
         request = request
             .key_schema(key(name, kind.clone())?)
@@ -69,15 +79,18 @@ async fn create_if_absent(
     Ok(())
 }
 
-/// Creates the users and tokens tables unless they exist; the tokens table with TTL on
-/// `expire` (the users table holds nothing that expires).
-pub async fn create_tables(client: &Client, users: &str, tokens: &str) -> Result<(), StoreError> {
-    create_if_absent(client, users, &[("pk", KeyType::Hash)], false).await?;
+/// Creates the three tables unless they exist: the tokens table and the outbox with TTL on
+/// `expire` (the users table holds nothing that expires), the outbox with a stream of keys,
+/// which wakes the mailer.
+pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
+    create_if_absent(client, &names.users, &[("pk", KeyType::Hash)], false, false).await?;
     create_if_absent(
         client,
-        tokens,
+        &names.tokens,
         &[("uid", KeyType::Hash), ("sk", KeyType::Range)],
         true,
+        false,
     )
-    .await
+    .await?;
+    create_if_absent(client, &names.outbox, &[("id", KeyType::Hash)], true, true).await
 }

@@ -139,7 +139,7 @@ fn live_map(sessions: &Sessions) -> AttributeValue {
     )
 }
 
-fn uid(user: &UserId) -> AttributeValue {
+pub(super) fn uid(user: &UserId) -> AttributeValue {
     s(user.to_string())
 }
 
@@ -160,7 +160,7 @@ impl Store {
     }
 
     /// The item `sk` of `user` as a `T`, read strongly consistent.
-    async fn read<T>(&self, user: &UserId, sk: String) -> Result<Option<T>, StoreError>
+    pub(super) async fn read<T>(&self, user: &UserId, sk: String) -> Result<Option<T>, StoreError>
     where
         T: for<'a> TryFrom<&'a Item, Error = StoreError>,
     {

@@ -1,10 +1,13 @@
 //! Accounts in the users table.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
+};
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::{Store, StoreError, Transaction, write_atomically};
 use crate::accounts::records::{Account, UserProfile};
+use crate::codes::MailRequest;
 use crate::credentials::Email;
 use crate::ids::UserId;
 use crate::throttle::{LoginFailures, Reservation};
@@ -56,11 +59,11 @@ pub enum HashUpgrade {
     HashChanged,
 }
 
-fn email_key(email: &Email) -> String {
+pub(super) fn email_key(email: &Email) -> String {
     format!("email#{}", email.as_str())
 }
 
-fn user_key(id: &UserId) -> String {
+pub(super) fn user_key(id: &UserId) -> String {
     format!("user#{id}")
 }
 
@@ -71,6 +74,10 @@ fn profile_item(pk: String, profile: &UserProfile) -> Item {
         ("email".into(), s(profile.email.as_str())),
         ("role".into(), s(&profile.role)),
         ("created_at".into(), n(profile.created_at)),
+        (
+            "email_verified".into(),
+            AttributeValue::Bool(profile.email_verified),
+        ),
     ]);
     if let Some(first) = &profile.firstname {
         item.insert("firstname".into(), s(first));
@@ -92,6 +99,8 @@ impl TryFrom<&Item> for UserProfile {
             lastname: get_opt_s(item, "lastname"),
             role: get_s(item, "role")?,
             created_at: get_n(item, "created_at")?,
+            // Accounts from before email verification have no such attribute: unverified.
+            email_verified: matches!(item.get("email_verified"), Some(AttributeValue::Bool(true))),
         })
     }
 }
@@ -115,7 +124,7 @@ impl TryFrom<&Item> for Account {
 
 /// The condition that an account's password is still at `version` (accounts written before
 /// versions existed are at 0).
-fn password_still(version: u64) -> &'static str {
+pub(super) fn password_still(version: u64) -> &'static str {
     if version == 0 {
         "attribute_not_exists(password_version) OR password_version = :password_version"
     } else {
@@ -154,31 +163,37 @@ impl Store {
         output.item().map(UserProfile::try_from).transpose()
     }
 
-    /// Creates `account` with its sessions holding only `first`, and records `first`, in one
-    /// transaction: all or nothing.
+    /// Creates `account`, asks for its verification message, and (unless `first` is `None`)
+    /// makes `first` its only session and records it: one transaction, all or nothing.
     pub async fn create_account(
         &self,
         account: &Account,
-        first: &NewToken,
+        first: Option<&NewToken>,
+        verification: &MailRequest,
     ) -> Result<AccountCreation, StoreError> {
         let mut claim = profile_item(email_key(&account.profile.email), &account.profile);
         claim.insert("password_hash".into(), s(&account.password_hash));
         claim.insert("password_version".into(), n(account.password_version));
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
-        let sessions = Sessions::default().with(
-            &first.current,
-            &first.origin.client_id,
-            first.issued_at,
-            usize::MAX,
-        );
-        let [record, pointer] = self.token_items(first, ReplaceCurrent::Always)?;
-        let items = vec![
+        let mut items = vec![
             self.put_new(claim)?,
             self.put_new(profile)?,
-            self.sessions_write(&first.user, &Sessions::default(), &sessions)?,
-            record,
-            pointer,
+            self.outbox_put(verification)?,
         ];
+        if let Some(first) = first {
+            let sessions = Sessions::default().with(
+                &first.current,
+                &first.origin.client_id,
+                first.issued_at,
+                usize::MAX,
+            );
+            let [record, pointer] = self.token_items(first, ReplaceCurrent::Always)?;
+            items.extend([
+                self.sessions_write(&first.user, &Sessions::default(), &sessions)?,
+                record,
+                pointer,
+            ]);
+        }
         Ok(match write_atomically(&self.client, items).await? {
             Transaction::Written => AccountCreation::Created,
             Transaction::ConditionFailed(0) => AccountCreation::EmailTaken,

@@ -16,7 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::format::{AccessToken, KeyId, PresentedToken, SigningKey, TokenClaims};
-use crate::ids::{TokenId, UserId, random_bytes};
+use crate::codes::{CodeCheck, CodePurpose, OneTimeCode, PresentedCode};
+use crate::ids::{CodeId, TokenId, UserId, random_bytes};
 
 /// Why a document is not a usable key ring. Never holds any part of the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,6 +223,40 @@ impl KeyRing {
         match key.key.authenticate(&presented) {
             Some(claims) => Authentication::Authentic(claims),
             None => Authentication::Refused,
+        }
+    }
+
+    /// The one-time code for `purpose` of `user`'s message `code`, made by key `key_id`, or
+    /// `None` once the ring no longer holds that key.
+    pub fn code_with(
+        &self,
+        key_id: KeyId,
+        purpose: CodePurpose,
+        user: &UserId,
+        code: &CodeId,
+    ) -> Option<OneTimeCode> {
+        let key = self.keys.iter().find(|key| key.id == key_id)?;
+        Some(key.key.code_for(purpose, key_id, user, code))
+    }
+
+    /// Checks a presented code's tag for `purpose` under the key it names.
+    pub fn check_code(&self, text: &str, purpose: CodePurpose) -> CodeCheck {
+        let Some(presented) = PresentedCode::parse(text) else {
+            return CodeCheck::Refused;
+        };
+        let Some(key) = self.keys.iter().find(|key| key.id == presented.key_id) else {
+            return CodeCheck::Refused;
+        };
+        if key.key.check_code(purpose, &presented) {
+            CodeCheck::Authentic {
+                user: presented.user,
+                code_id: presented.code_id,
+            }
+        } else {
+            CodeCheck::WrongTag {
+                user: presented.user,
+                code_id: presented.code_id,
+            }
         }
     }
 
@@ -433,6 +468,49 @@ mod tests {
             assert_eq!(error, expected, "{document}");
             assert!(!error.to_string().contains("s3cr3t"));
         }
+    }
+
+    #[test]
+    fn a_code_checks_for_its_purpose_only_and_a_changed_character_is_a_wrong_tag() {
+        let ring = KeyRing::generate();
+        let (user, code_id) = (UserId::generate(), CodeId::generate());
+        let code = ring
+            .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
+            .unwrap();
+        assert_eq!(code.expose().len(), crate::codes::CODE_LEN);
+        assert_eq!(
+            ring.check_code(code.expose(), CodePurpose::PasswordReset),
+            CodeCheck::Authentic { user, code_id }
+        );
+        assert_eq!(
+            ring.check_code(code.expose(), CodePurpose::EmailVerification),
+            CodeCheck::WrongTag { user, code_id }
+        );
+        let mut typo = code.expose().as_bytes().to_vec();
+        let last = typo.len() - 1;
+        typo[last] = if typo[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            ring.check_code(
+                std::str::from_utf8(&typo).unwrap(),
+                CodePurpose::PasswordReset
+            ),
+            CodeCheck::WrongTag { user, code_id }
+        );
+        assert_eq!(
+            ring.check_code("garbage", CodePurpose::PasswordReset),
+            CodeCheck::Refused
+        );
+        // Another ring (another deployment, or every key revoked) refuses it outright.
+        let other = KeyRing::generate().revoked_all().unwrap();
+        assert_eq!(
+            other.check_code(code.expose(), CodePurpose::PasswordReset),
+            CodeCheck::Refused
+        );
+        assert!(
+            other
+                .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
+                .is_none()
+        );
     }
 
     #[test]

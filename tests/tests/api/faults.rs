@@ -18,8 +18,54 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
         &tokengate::ids::UserId::generate(),
         &tokengate::ids::TokenId::generate(),
     );
+    let code = |purpose| {
+        app.key_ring()
+            .code_with(
+                tokengate::tokens::KeyId(1),
+                purpose,
+                &tokengate::ids::UserId::generate(),
+                &tokengate::ids::CodeId::generate(),
+            )
+            .unwrap()
+            .expose()
+            .to_owned()
+    };
+    let reset_code = code(tokengate::codes::CodePurpose::PasswordReset);
+    let verification_code = code(tokengate::codes::CodePurpose::EmailVerification);
     let started = Instant::now();
     let responses = [
+        call(
+            handlers::password_reset,
+            &app.accounts,
+            ApiRequest::post("/auth/password-reset")
+                .json(&json!({"email": "down@example.com"}))
+                .build(),
+        )
+        .await,
+        call(
+            handlers::password_reset_confirm,
+            &app.accounts,
+            ApiRequest::post("/auth/password-reset/confirm")
+                .json(&json!({"code": reset_code, "new_password": "battery staple"}))
+                .build(),
+        )
+        .await,
+        call(
+            handlers::email_verify,
+            &app.accounts,
+            ApiRequest::post("/auth/email/verify")
+                .json(&json!({ "code": verification_code }))
+                .build(),
+        )
+        .await,
+        call(
+            handlers::email_verification,
+            &app.accounts,
+            ApiRequest::post("/auth/email/verification")
+                .header("X-Auth-Token", token.expose())
+                .build(),
+        )
+        .await,
         call(
             handlers::signup,
             &app.accounts,

@@ -8,6 +8,7 @@ mod login_token;
 mod me;
 mod properties;
 mod races;
+mod recovery;
 mod sessions;
 mod signup;
 mod throttle;

@@ -69,6 +69,7 @@ impl Deployment {
         let env = vec![
             ("USERS_TABLE".to_owned(), format!("bench-users-{run}")),
             ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
+            ("OUTBOX_TABLE".to_owned(), format!("bench-outbox-{run}")),
             ("KEY_RING_SECRET_ID".to_owned(), secret_arn.clone()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
@@ -82,7 +83,7 @@ impl Deployment {
             .await
             .map_err(|error| error.to_string())?;
         let client = parts.client.clone();
-        store::create_tables(&client, &config.users_table, &config.tokens_table)
+        store::create_tables(&client, &config.tables())
             .await
             .map_err(|error| format!("creating the tables: {error}"))?;
         let accounts = Accounts::from_config(&config, &parts).map_err(|error| error.to_string())?;
@@ -166,6 +167,7 @@ async fn signup(accounts: &Accounts, email: &str) -> Result<(UserId, String), St
         .signup(form, &origin("default"))
         .await
         .map_err(|error| format!("creating the account {email}: {error:?}"))?;
+    let issued = issued.ok_or("signup issued no token (REQUIRE_VERIFIED_EMAIL is off here)")?;
     Ok((profile.id, issued.token.expose().to_owned()))
 }
 

@@ -1,0 +1,452 @@
+//! Password reset and email verification: codes sent through the SES emulator `make test`
+//! starts (read back from its `/store`), the outbox delivered by the mailer as its stream or
+//! sweep does, DynamoDB Local under both.
+
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use tokengate::handlers;
+use tokengate_tests::{
+    ApiRequest, TestApp, assert_problem, body_json, call, inbox, local_client, test_config, text,
+};
+
+const PASSWORD: &str = "correct horse";
+const NEW_PASSWORD: &str = "battery staple horse";
+const INVALID_CODE: &str = "Invalid or expired code.";
+
+/// An address no other test (or run) uses: the emulator's inbox is shared.
+fn address(label: &str) -> String {
+    format!(
+        "{label}-{}@example.com",
+        tokengate::ids::TokenId::generate()
+            .to_string()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    )
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Response<Body> {
+    call(
+        handlers::login,
+        &app.accounts,
+        ApiRequest::post("/auth/login")
+            .json(&json!({"email": email, "password": password}))
+            .build(),
+    )
+    .await
+}
+
+async fn ask_reset(app: &TestApp, email: &str) -> Response<Body> {
+    call(
+        handlers::password_reset,
+        &app.accounts,
+        ApiRequest::post("/auth/password-reset")
+            .json(&json!({ "email": email }))
+            .build(),
+    )
+    .await
+}
+
+async fn confirm(app: &TestApp, code: &str, password: &str) -> Response<Body> {
+    call(
+        handlers::password_reset_confirm,
+        &app.accounts,
+        ApiRequest::post("/auth/password-reset/confirm")
+            .json(&json!({"code": code, "new_password": password}))
+            .build(),
+    )
+    .await
+}
+
+async fn verify_email(app: &TestApp, code: &str) -> Response<Body> {
+    call(
+        handlers::email_verify,
+        &app.accounts,
+        ApiRequest::post("/auth/email/verify")
+            .json(&json!({ "code": code }))
+            .build(),
+    )
+    .await
+}
+
+/// The code of the newest message to `email` whose subject is `subject`.
+async fn newest_code(email: &str, subject: &str) -> String {
+    inbox(email)
+        .await
+        .iter()
+        .rev()
+        .find(|message| message.subject == subject)
+        .unwrap_or_else(|| panic!("no {subject:?} message to {email}"))
+        .code()
+}
+
+const RESET: &str = "Reset your password";
+const VERIFY: &str = "Verify your email address";
+
+fn token_of(body: &Value) -> String {
+    body["x-auth-token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn signup_sends_a_verification_message_whose_code_verifies_the_address_once() {
+    let app = TestApp::spawn().await;
+    let email = address("verify");
+    let signup = app.sign_up(&email, PASSWORD).await;
+    assert_eq!(signup["userObj"]["emailVerified"], false);
+    assert!(
+        inbox(&email).await.is_empty(),
+        "nothing is sent on the request path"
+    );
+
+    app.deliver_mail().await;
+    let messages = inbox(&email).await;
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(
+        (message.from.as_str(), message.subject.as_str()),
+        ("tokengate@example.com", VERIFY)
+    );
+    let code = message.code();
+    assert_eq!(code.len(), tokengate::codes::CODE_LEN);
+    assert!(message.html.contains(&code));
+    assert!(!message.html.contains("<img"), "no tracking pixels");
+    assert!(
+        !message.text.contains("http"),
+        "no link without EMAIL_VERIFY_URL"
+    );
+
+    let verified = verify_email(&app, &code).await;
+    assert_eq!(verified.status(), 200, "{}", text(&verified));
+    assert_eq!(
+        body_json(&verified),
+        json!({"success": true, "emailVerified": true})
+    );
+    let login = login(&app, &email, PASSWORD).await;
+    assert_eq!(body_json(&login)["userObj"]["emailVerified"], true);
+    assert_problem(&verify_email(&app, &code).await, 400, INVALID_CODE);
+}
+
+#[tokio::test]
+async fn a_reset_sets_the_new_password_revokes_every_session_and_unlocks_the_account() {
+    let app = TestApp::spawn().await;
+    let email = address("reset");
+    let old_token = token_of(&app.sign_up(&email, PASSWORD).await);
+    for _ in 0..app.config.throttle.max_failures {
+        assert_eq!(login(&app, &email, "wrong password").await.status(), 401);
+    }
+    assert_eq!(login(&app, &email, PASSWORD).await.status(), 401, "locked");
+
+    let asked = ask_reset(&app, &email).await;
+    assert_eq!(asked.status(), 202);
+    assert_eq!(body_json(&asked), json!({"success": true}));
+    app.deliver_mail().await;
+    let message = inbox(&email)
+        .await
+        .into_iter()
+        .find(|message| message.subject == RESET)
+        .expect("a reset message");
+    let code = message.code();
+    assert!(
+        message
+            .text
+            .contains(&format!("https://app.example.com/reset?code={code}")),
+        "the link of PASSWORD_RESET_URL"
+    );
+
+    let confirmed = confirm(&app, &code, NEW_PASSWORD).await;
+    assert_eq!(confirmed.status(), 200, "{}", text(&confirmed));
+    let body = body_json(&confirmed);
+    assert_eq!(body["userObj"]["emailVerified"], true);
+    let fresh = token_of(&body);
+    assert!(app.verifies(&fresh).await);
+    assert!(
+        !app.verifies(&old_token).await,
+        "every earlier session is revoked"
+    );
+    assert_eq!(login(&app, &email, PASSWORD).await.status(), 401);
+    assert_eq!(
+        login(&app, &email, NEW_PASSWORD).await.status(),
+        200,
+        "unlocked"
+    );
+    assert_problem(
+        &confirm(&app, &code, "another new password").await,
+        400,
+        INVALID_CODE,
+    );
+}
+
+#[tokio::test]
+async fn a_reset_request_answers_the_same_for_an_unknown_address_with_the_same_store_work() {
+    let app = TestApp::spawn().await;
+    let known = address("known");
+    let unknown = address("unknown");
+    app.sign_up(&known, PASSWORD).await;
+    let (accounts, counter) = app.counted_accounts();
+    let mut answers = Vec::new();
+    for email in [&known, &unknown] {
+        let before = counter.count();
+        let response = call(
+            handlers::password_reset,
+            &accounts,
+            ApiRequest::post("/auth/password-reset")
+                .json(&json!({ "email": email }))
+                .build(),
+        )
+        .await;
+        answers.push((
+            response.status(),
+            response.headers().clone(),
+            response.body().to_vec(),
+            counter.count() - before,
+        ));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].3, 1, "one store call: the outbox write");
+
+    app.deliver_mail().await;
+    assert_eq!(inbox(&unknown).await.len(), 0);
+    assert_eq!(
+        inbox(&known)
+            .await
+            .iter()
+            .filter(|m| m.subject == RESET)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_code_expires_and_dies_after_five_wrong_tries() {
+    let app = TestApp::spawn().await;
+    let email = address("tries");
+    app.sign_up(&email, PASSWORD).await;
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    let code = newest_code(&email, RESET).await;
+    let mut typo = code.clone().into_bytes();
+    let last = typo.len() - 1;
+    typo[last] = if typo[last] == b'A' { b'B' } else { b'A' };
+    let typo = String::from_utf8(typo).unwrap();
+    for _ in 0..tokengate::codes::MAX_WRONG_TRIES {
+        assert_problem(&confirm(&app, &typo, NEW_PASSWORD).await, 400, INVALID_CODE);
+    }
+    assert_problem(&confirm(&app, &code, NEW_PASSWORD).await, 400, INVALID_CODE);
+    assert_eq!(
+        login(&app, &email, PASSWORD).await.status(),
+        200,
+        "nothing changed"
+    );
+
+    app.clock.advance(1);
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    let code = newest_code(&email, RESET).await;
+    app.clock.advance(app.config.mail.reset.ttl);
+    assert_problem(&confirm(&app, &code, NEW_PASSWORD).await, 400, INVALID_CODE);
+    assert_eq!(
+        login(&app, &email, PASSWORD).await.status(),
+        200,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_code_kills_the_older_and_no_code_crosses_purposes_or_accounts() {
+    let app = TestApp::spawn().await;
+    let (email, other) = (address("newer"), address("other"));
+    app.sign_up(&email, PASSWORD).await;
+    app.sign_up(&other, PASSWORD).await;
+    app.deliver_mail().await;
+    let verification = newest_code(&email, VERIFY).await;
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    let older = newest_code(&email, RESET).await;
+    app.clock.advance(1);
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    let newer = newest_code(&email, RESET).await;
+    assert_ne!(older, newer);
+
+    assert_problem(
+        &confirm(&app, &older, NEW_PASSWORD).await,
+        400,
+        INVALID_CODE,
+    );
+    assert_problem(&verify_email(&app, &newer).await, 400, INVALID_CODE);
+    assert_problem(
+        &confirm(&app, &verification, NEW_PASSWORD).await,
+        400,
+        INVALID_CODE,
+    );
+    // Wrong tries at the other purpose counted nowhere: both codes still work.
+    assert_eq!(verify_email(&app, &verification).await.status(), 200);
+    assert_eq!(confirm(&app, &newer, NEW_PASSWORD).await.status(), 200);
+    assert_eq!(
+        login(&app, &other, PASSWORD).await.status(),
+        200,
+        "the other account is untouched"
+    );
+    assert_eq!(
+        body_json(&login(&app, &other, PASSWORD).await)["userObj"]["emailVerified"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn past_the_hourly_limit_requests_are_answered_the_same_and_send_nothing() {
+    let app = TestApp::spawn().await;
+    let email = address("limit");
+    app.sign_up(&email, PASSWORD).await;
+    let limit = app.config.mail.reset.max_per_hour;
+    for _ in 0..=limit {
+        app.clock.advance(1);
+        assert_eq!(ask_reset(&app, &email).await.status(), 202);
+        app.deliver_mail().await;
+    }
+    let resets = |messages: Vec<tokengate_tests::Delivered>| {
+        messages.iter().filter(|m| m.subject == RESET).count() as u64
+    };
+    assert_eq!(resets(inbox(&email).await), limit);
+    app.clock.advance(tokengate::codes::MAIL_WINDOW_SECONDS);
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    assert_eq!(
+        resets(inbox(&email).await),
+        limit + 1,
+        "a new hour, a new message"
+    );
+}
+
+#[tokio::test]
+async fn with_the_mail_service_down_the_request_succeeds_and_the_message_follows() {
+    let app = TestApp::spawn().await;
+    let email = address("outage");
+    app.sign_up(&email, PASSWORD).await;
+    app.deliver_mail().await;
+    assert_eq!(ask_reset(&app, &email).await.status(), 202);
+
+    // Nothing listens on port 9 here: every send fails as a transient outage.
+    let down = app.mailer_via(Some("http://127.0.0.1:9")).await;
+    let sweep = down.sweep(0).await.unwrap();
+    assert_eq!((sweep.finished, sweep.left), (0, 1));
+    assert_eq!(down.permanent_failures(), 0);
+    assert!(inbox(&email).await.iter().all(|m| m.subject != RESET));
+
+    app.deliver_mail().await;
+    let code = newest_code(&email, RESET).await;
+    assert_eq!(confirm(&app, &code, NEW_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_verified_email_can_be_required_before_any_token() {
+    let mut config = test_config();
+    config.require_verified_email = true;
+    let app = TestApp::with_client(local_client().await, config, true).await;
+    let email = address("required");
+    let signup = call(
+        handlers::signup,
+        &app.accounts,
+        ApiRequest::post("/auth/signup")
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .build(),
+    )
+    .await;
+    assert_eq!(signup.status(), 201);
+    let body = body_json(&signup);
+    assert!(body.get("x-auth-token").is_none(), "{body}");
+    assert_eq!(body["userObj"]["emailVerified"], false);
+
+    assert_problem(
+        &login(&app, &email, PASSWORD).await,
+        403,
+        "Email address not verified.",
+    );
+    assert_problem(
+        &login(&app, &email, "wrong password").await,
+        401,
+        "Wrong credentials.",
+    );
+    let login_token = call(
+        handlers::login_token,
+        &app.accounts,
+        ApiRequest::get("/api/login-token")
+            .basic(&email, PASSWORD)
+            .build(),
+    )
+    .await;
+    assert_problem(&login_token, 403, "Email address not verified.");
+
+    app.deliver_mail().await;
+    let code = newest_code(&email, VERIFY).await;
+    assert_eq!(verify_email(&app, &code).await.status(), 200);
+    assert_eq!(login(&app, &email, PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_new_verification_message_can_be_asked_for_with_a_token() {
+    let app = TestApp::spawn().await;
+    let email = address("again");
+    let token = token_of(&app.sign_up(&email, PASSWORD).await);
+    app.deliver_mail().await;
+    let first = newest_code(&email, VERIFY).await;
+
+    let ask = |token: Option<String>| {
+        let mut request = ApiRequest::post("/auth/email/verification");
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        call(handlers::email_verification, &app.accounts, request.build())
+    };
+    assert_problem(
+        &ask(None).await,
+        401,
+        "No authentication credentials provided.",
+    );
+    app.clock.advance(1);
+    let asked = ask(Some(token.clone())).await;
+    assert_eq!(asked.status(), 202, "{}", text(&asked));
+    app.deliver_mail().await;
+    let second = newest_code(&email, VERIFY).await;
+    assert_ne!(first, second);
+    assert_problem(&verify_email(&app, &first).await, 400, INVALID_CODE);
+    assert_eq!(verify_email(&app, &second).await.status(), 200);
+
+    // Verified: a further request is answered, and nothing is sent.
+    ask(Some(token)).await;
+    app.deliver_mail().await;
+    assert_eq!(inbox(&email).await.len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    for (route, body) in [
+        ("reset", json!({})),
+        ("reset", json!({"email": "not an address"})),
+        ("confirm", json!({"code": "x"})),
+        ("confirm", json!({"new_password": NEW_PASSWORD})),
+        (
+            "confirm",
+            json!({"code": "x".repeat(300), "new_password": NEW_PASSWORD}),
+        ),
+        ("verify", json!({"code": ""})),
+    ] {
+        let request = ApiRequest::post("/auth/x").json(&body).build();
+        let response = match route {
+            "reset" => call(handlers::password_reset, &app.accounts, request).await,
+            "confirm" => call(handlers::password_reset_confirm, &app.accounts, request).await,
+            _ => call(handlers::email_verify, &app.accounts, request).await,
+        };
+        assert_eq!(
+            response.status(),
+            400,
+            "{route} {body}: {}",
+            text(&response)
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    assert!(app.scan(&app.config.outbox_table).await.is_empty());
+}
