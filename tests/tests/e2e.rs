@@ -463,3 +463,94 @@ async fn make_rotate_key_brings_in_a_new_key_while_every_token_keeps_verifying()
         assert_eq!(me.status(), StatusCode::OK);
     }
 }
+
+/// The code of the first message to `email` with `subject`, once the mailer (woken by the
+/// outbox relay through cargo lambda's invoke API) has sent it.
+async fn code_from_inbox(email: &str, subject: &str) -> String {
+    for _ in 0..240 {
+        if let Some(message) = tokengate_tests::inbox(email)
+            .await
+            .into_iter()
+            .find(|message| message.subject == subject)
+        {
+            return message.code();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("no {subject:?} message to {email} within a minute");
+}
+
+#[tokio::test]
+async fn signup_sends_a_verification_message_and_its_code_verifies_over_http() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let signup = sign_up(&http, &base).await;
+    let email = signup["userObj"]["email"].as_str().unwrap().to_owned();
+    assert_eq!(signup["userObj"]["emailVerified"], false);
+
+    let code = code_from_inbox(&email, "Verify your email address").await;
+    let verified = http
+        .post(format!("{base}/auth/email/verify"))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), StatusCode::OK);
+    assert_eq!(
+        verified.json::<Value>().await.unwrap(),
+        json!({"success": true, "emailVerified": true})
+    );
+    let me = json_of(
+        http.get(format!("{base}/api/me"))
+            .bearer_auth(signup["x-auth-token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(me["userObj"]["emailVerified"], true);
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_code_over_http() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let signup = sign_up(&http, &base).await;
+    let email = signup["userObj"]["email"].as_str().unwrap().to_owned();
+    let old_token = signup["x-auth-token"].as_str().unwrap().to_owned();
+    let login = |password: &'static str| {
+        http.post(format!("{base}/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    // Someone else's guesses lock the account.
+    for _ in 0..5 {
+        assert_eq!(login("not the password").await.unwrap().status(), 401);
+    }
+    assert_eq!(login("correct horse").await.unwrap().status(), 401);
+
+    let asked = http
+        .post(format!("{base}/auth/password-reset"))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let code = code_from_inbox(&email, "Reset your password").await;
+    let confirmed = json_of(
+        http.post(format!("{base}/auth/password-reset/confirm"))
+            .json(&json!({"code": code, "new_password": "a new long passphrase"})),
+    )
+    .await;
+    let fresh = confirmed["x-auth-token"].as_str().expect("a fresh token");
+
+    assert_eq!(login("correct horse").await.unwrap().status(), 401);
+    assert_eq!(
+        login("a new long passphrase").await.unwrap().status(),
+        200,
+        "unlocked"
+    );
+    for (token, valid) in [(old_token.as_str(), false), (fresh, true)] {
+        let verified = json_of(
+            http.get(format!("{base}/auth/verify"))
+                .query(&[("authToken", token)]),
+        )
+        .await;
+        assert_eq!(verified["valid"], valid);
+    }
+}
