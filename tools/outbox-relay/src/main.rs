@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{Value, json};
 
@@ -45,47 +46,73 @@ async fn main() -> Result<(), String> {
         .to_owned();
     eprintln!("outbox-relay: {table}'s stream -> {invoke_url}");
 
-    // Each open shard's next iterator; shards already read to their end are done.
-    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    // Each shard's reading position: its next iterator (none once read to its end), and the
+    // last sequence number handed over, to take up from after an iterator fails.
+    let mut shards: HashMap<String, Shard> = HashMap::new();
     let mut last_sweep = Instant::now();
     loop {
-        let description = streams
+        match streams
             .describe_stream()
             .stream_arn(&stream_arn)
             .send()
             .await
-            .map_err(|error| format!("describing the stream: {error}"))?;
-        for shard in description
-            .stream_description()
-            .map(|stream| stream.shards())
-            .unwrap_or_default()
         {
-            let Some(id) = shard.shard_id() else { continue };
-            if iterators.contains_key(id) {
+            Ok(description) => {
+                for shard in description
+                    .stream_description()
+                    .map(|stream| stream.shards())
+                    .unwrap_or_default()
+                {
+                    if let Some(id) = shard.shard_id() {
+                        shards.entry(id.to_owned()).or_default();
+                    }
+                }
+            }
+            Err(error) => eprintln!(
+                "outbox-relay: describing the stream: {}",
+                DisplayErrorContext(&error)
+            ),
+        }
+        for (id, shard) in &mut shards {
+            if shard.finished {
                 continue;
             }
-            let iterator = streams
-                .get_shard_iterator()
-                .stream_arn(&stream_arn)
-                .shard_id(id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(|error| format!("shard iterator: {error}"))?
-                .shard_iterator()
-                .map(str::to_owned);
-            iterators.insert(id.to_owned(), iterator);
-        }
-        for iterator in iterators.values_mut() {
-            let Some(current) = iterator.clone() else {
+            if shard.iterator.is_none() {
+                let request = streams
+                    .get_shard_iterator()
+                    .stream_arn(&stream_arn)
+                    .shard_id(id);
+                let request = match &shard.last_sequence {
+                    Some(sequence) => request
+                        .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                        .sequence_number(sequence),
+                    None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+                };
+                match request.send().await {
+                    Ok(answer) => shard.iterator = answer.shard_iterator().map(str::to_owned),
+                    Err(error) => {
+                        eprintln!(
+                            "outbox-relay: shard iterator: {}",
+                            DisplayErrorContext(&error)
+                        );
+                        continue;
+                    }
+                }
+            }
+            let Some(current) = shard.iterator.clone() else {
                 continue;
             };
-            let page = streams
-                .get_records()
-                .shard_iterator(&current)
-                .send()
-                .await
-                .map_err(|error| format!("reading the stream: {error}"))?;
+            let page = match streams.get_records().shard_iterator(&current).send().await {
+                Ok(page) => page,
+                Err(error) => {
+                    eprintln!(
+                        "outbox-relay: reading the stream: {}",
+                        DisplayErrorContext(&error)
+                    );
+                    shard.iterator = None;
+                    continue;
+                }
+            };
             let inserts: Vec<Value> = page
                 .records()
                 .iter()
@@ -97,7 +124,16 @@ async fn main() -> Result<(), String> {
                 // The mapping retries a failed batch: keep the iterator, try again next round.
                 continue;
             }
-            *iterator = page.next_shard_iterator().map(str::to_owned);
+            if let Some(sequence) = page
+                .records()
+                .last()
+                .and_then(|record| record.dynamodb())
+                .and_then(|change| change.sequence_number())
+            {
+                shard.last_sequence = Some(sequence.to_owned());
+            }
+            shard.iterator = page.next_shard_iterator().map(str::to_owned);
+            shard.finished = shard.iterator.is_none();
         }
         if last_sweep.elapsed() >= sweep_every {
             invoke(&http, &invoke_url, json!({"sweep": true})).await;
@@ -105,6 +141,14 @@ async fn main() -> Result<(), String> {
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Where the relay is in one shard.
+#[derive(Default)]
+struct Shard {
+    iterator: Option<String>,
+    last_sequence: Option<String>,
+    finished: bool,
 }
 
 /// A stream record as the event source mapping hands it to a function: its keys, sequence
