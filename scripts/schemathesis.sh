@@ -37,6 +37,7 @@ cargo build --workspace --bins --quiet
 rm -rf "$WORK"
 mkdir -p "$WORK"
 DYNAMODB_LOG="$WORK/dynamodb.log" start_dynamodb "$(free_port)"
+MAIL_LOG="$WORK/mail.log" start_mail "$(free_port)"
 
 # The API under cargo lambda watch, over tables of its own, as scripts/test.sh runs it.
 # Login throttling is relaxed: the fuzzer sends POST /auth/password with wrong current passwords

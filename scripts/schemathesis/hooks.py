@@ -37,6 +37,12 @@
 # (A wrong current password is a 401 that re-logging in cannot cure, after which Schemathesis
 # stops re-authenticating that operation for the run; the Rust tests cover that 401.)
 #
+# Every positive POST /auth/password-reset/confirm and POST /auth/email/verify case gets a live
+# code: a pool of codes is filled, ten at a time, by signing up throwaway accounts (each signup
+# sends a verification message; for resets each also asks for a reset) and reading the
+# messages the mailer delivers to the SES emulator's inbox (AWS_ENDPOINT_URL_SESV2), so a valid
+# request succeeds instead of all of them being refused as unknown codes.
+#
 # Likewise every positive DELETE /auth/sessions/{id} case gets the id of a live session of the
 # seed account, made for it just before (GET /api/login-token with the seed credentials and an
 # X-Client-Id of its own, so the token the run authenticates with is never the one ended), so a
@@ -48,6 +54,7 @@ import copy
 import json
 import os
 import sys
+import time
 import uuid
 import jsonschema_rs
 import requests
@@ -209,6 +216,58 @@ def _live_session_id(case):
     return response.json()["data"][0]["id"]
 
 
+_RESET_CONFIRM = "POST /auth/password-reset/confirm"
+_EMAIL_VERIFY = "POST /auth/email/verify"
+_CODE_POOLS = {_RESET_CONFIRM: [], _EMAIL_VERIFY: []}
+_POOL_BATCH = 10
+
+
+def _code_of(mail):
+    for line in (mail.get("body", {}).get("text") or "").splitlines():
+        if line.startswith("Code: "):
+            return line[len("Code: "):].strip()
+    return None
+
+
+def _fresh_codes(base, operation):
+    """Live codes for `operation`, from the messages of a batch of new throwaway accounts."""
+    reset = operation == _RESET_CONFIRM
+    subject = "Reset your password" if reset else "Verify your email address"
+    addresses = set()
+    for _ in range(_POOL_BATCH):
+        email = f"st-code-{uuid.uuid4().hex}@example.com"
+        signup = requests.post(f"{base}/auth/signup",
+                               json={"email": email, "password": "pool account passphrase"},
+                               timeout=30)
+        if signup.status_code != 201:
+            continue
+        if reset:
+            requests.post(f"{base}/auth/password-reset", json={"email": email}, timeout=30)
+        addresses.add(email)
+    codes = {}
+    deadline = time.monotonic() + 60
+    while addresses - codes.keys() and time.monotonic() < deadline:
+        store = requests.get(f"{os.environ['AWS_ENDPOINT_URL_SESV2']}/store", timeout=30).json()
+        for mail in store.get("emails", []):
+            to = mail.get("destination", {}).get("to") or []
+            if to and to[0] in addresses and mail.get("subject") == subject:
+                code = _code_of(mail)
+                if code:
+                    codes[to[0]] = code
+        time.sleep(0.25)
+    if addresses - codes.keys():
+        print(f"hooks: {len(addresses - codes.keys())} {subject!r} messages did not arrive",
+              file=sys.stderr)
+    return list(codes.values())
+
+
+def _live_code(case):
+    pool = _CODE_POOLS[case.operation.label]
+    if not pool:
+        pool.extend(_fresh_codes(case.operation.schema.get_base_url(), case.operation.label))
+    return pool.pop() if pool else None
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     if case.meta is None or not case.meta.generation.mode.is_positive:
@@ -221,6 +280,10 @@ def before_call(context, case, **kwargs):
     elif operation == "POST /auth/password" and isinstance(case.body, dict):
         seed = os.environ["SEED_PASSWORD"]
         case.body = {**case.body, "current_password": seed, "new_password": _changed(seed)}
+    elif operation in _CODE_POOLS and isinstance(case.body, dict):
+        code = _live_code(case)
+        if code is not None:
+            case.body = {**case.body, "code": code}
     elif operation == _REVOKE_SESSION:
         session = _live_session_id(case)
         if session is not None:

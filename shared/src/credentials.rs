@@ -343,8 +343,17 @@ impl PasswordChange {
 const MAX_CODE_LEN: usize = 256;
 
 #[derive(Deserialize)]
-struct RawCodeForm {
+struct RawResetRequest {
     email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawCodeForm {
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawResetConfirmation {
     code: Option<String>,
     new_password: Option<String>,
 }
@@ -364,7 +373,7 @@ fn required_code(raw: Option<String>) -> Result<String, InputError> {
 
 /// Parses the JSON body of `POST /auth/password-reset`: `{email}`. Unknown members are ignored.
 pub fn reset_email_from_json(body: &[u8]) -> Result<Email, InputError> {
-    let raw: RawCodeForm = parse_json_object(body)?;
+    let raw: RawResetRequest = parse_json_object(body)?;
     let email = raw.email.unwrap_or_default();
     if email.trim().is_empty() {
         return Err(InputError::Malformed("email is required.".into()));
@@ -385,7 +394,7 @@ pub struct ResetConfirmation {
 impl ResetConfirmation {
     /// Parses `{code, new_password}`; the password must be one an account may choose.
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
-        let raw: RawCodeForm = parse_json_object(body)?;
+        let raw: RawResetConfirmation = parse_json_object(body)?;
         let code = required_code(raw.code)?;
         let new_password = NewPassword::parse(raw.new_password.unwrap_or_default())
             .map_err(|error| InputError::Malformed(format!("new_password: {error}")))?;
