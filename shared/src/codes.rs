@@ -15,7 +15,45 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
-use crate::tokens::format::KeyId;
+use crate::tokens::format::{KeyId, SigningKey};
+
+const CODE_DOMAIN: &[u8] = b"tokengate one-time code v1";
+
+/// The one-time code for `purpose` of `user`'s message `code`, made by `key` as `key_id`.
+pub fn code_for(
+    key: &SigningKey,
+    purpose: CodePurpose,
+    key_id: KeyId,
+    user: &UserId,
+    code: &CodeId,
+) -> OneTimeCode {
+    let key_bytes = key_id.0.to_be_bytes();
+    let tag = key.mac(
+        CODE_DOMAIN,
+        &[
+            &[purpose.tag_byte()],
+            &key_bytes,
+            user.as_bytes(),
+            code.as_bytes(),
+        ],
+    );
+    OneTimeCode::assemble(key_id, user, code, &tag)
+}
+
+/// Whether `presented`'s 128-bit tag for `purpose` is `key`'s, in constant time.
+pub fn check(key: &SigningKey, purpose: CodePurpose, presented: &PresentedCode) -> bool {
+    let key_bytes = presented.key_id.0.to_be_bytes();
+    key.verify_mac_prefix(
+        CODE_DOMAIN,
+        &[
+            &[purpose.tag_byte()],
+            &key_bytes,
+            presented.user.as_bytes(),
+            presented.code_id.as_bytes(),
+        ],
+        &presented.tag,
+    )
+}
 
 const BODY_LEN: usize = 4 + 16 + 16 + 16;
 /// Length in characters of every code.
@@ -53,7 +91,7 @@ impl CodePurpose {
     }
 
     /// The byte the tag binds the purpose with.
-    pub(crate) fn tag_byte(self) -> u8 {
+    fn tag_byte(self) -> u8 {
         match self {
             Self::PasswordReset => 1,
             Self::EmailVerification => 2,
@@ -70,7 +108,7 @@ pub struct PresentedCode {
     pub user: UserId,
     /// The message it claims to come from.
     pub code_id: CodeId,
-    pub(crate) tag: [u8; 16],
+    tag: [u8; 16],
 }
 
 impl PresentedCode {
@@ -98,7 +136,7 @@ pub struct OneTimeCode(String);
 
 impl OneTimeCode {
     /// Joins the parts of a code whose tag was just computed.
-    pub(crate) fn assemble(key_id: KeyId, user: &UserId, code_id: &CodeId, tag: &[u8]) -> Self {
+    fn assemble(key_id: KeyId, user: &UserId, code_id: &CodeId, tag: &[u8]) -> Self {
         let mut body = [0u8; BODY_LEN];
         body[..4].copy_from_slice(&key_id.0.to_be_bytes());
         body[4..20].copy_from_slice(user.as_bytes());

@@ -18,16 +18,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::codes::{CodePurpose, OneTimeCode, PresentedCode};
-use crate::ids::{CodeId, TokenId, UserId};
+use crate::ids::{TokenId, UserId};
 
 const PREFIX: &str = "tg2_";
 const BODY_LEN: usize = 4 + 16 + 16 + 32;
 /// Length in characters of every token this version issues.
 pub const TOKEN_LEN: usize = PREFIX.len() + (BODY_LEN * 4).div_ceil(3);
 const DOMAIN: &[u8] = b"tokengate access token v2";
-
-const CODE_DOMAIN: &[u8] = b"tokengate one-time code v1";
 
 const LEGACY_PREFIX: &str = "tg1_";
 const LEGACY_BODY_LEN: usize = 16 + 16 + 32;
@@ -82,47 +79,26 @@ impl SigningKey {
         mac
     }
 
-    fn code_mac(
-        &self,
-        purpose: CodePurpose,
-        key_id: KeyId,
-        user: &UserId,
-        code: &CodeId,
-    ) -> Hmac<Sha256> {
+    fn mac_of(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
         let mut mac = self.0.clone();
-        mac.update(CODE_DOMAIN);
-        mac.update(&[purpose.tag_byte()]);
-        mac.update(&key_id.0.to_be_bytes());
-        mac.update(user.as_bytes());
-        mac.update(code.as_bytes());
+        mac.update(domain);
+        for part in parts {
+            mac.update(part);
+        }
         mac
     }
 
-    /// The one-time code for `purpose` of `user`'s message `code`, made by this key as `key_id`.
-    pub fn code_for(
-        &self,
-        purpose: CodePurpose,
-        key_id: KeyId,
-        user: &UserId,
-        code: &CodeId,
-    ) -> OneTimeCode {
-        let tag = self
-            .code_mac(purpose, key_id, user, code)
-            .finalize()
-            .into_bytes();
-        OneTimeCode::assemble(key_id, user, code, &tag)
+    /// HMAC-SHA256 under this key of `domain` then `parts`, for other things than tokens that
+    /// the key authenticates (one-time codes).
+    pub fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        self.mac_of(domain, parts).finalize().into_bytes().into()
     }
 
-    /// Checks `presented`'s 128-bit tag for `purpose` under this key, in constant time.
-    pub fn check_code(&self, purpose: CodePurpose, presented: &PresentedCode) -> bool {
-        self.code_mac(
-            purpose,
-            presented.key_id,
-            &presented.user,
-            &presented.code_id,
-        )
-        .verify_truncated_left(&presented.tag)
-        .is_ok()
+    /// Whether `tag` is the leading bytes of [`Self::mac`] of the same input, in constant time.
+    pub fn verify_mac_prefix(&self, domain: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+        self.mac_of(domain, parts)
+            .verify_truncated_left(tag)
+            .is_ok()
     }
 
     /// The token string for the pair (`user`, `token`), signed by this key as `key_id`.

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::format::{AccessToken, KeyId, PresentedToken, SigningKey, TokenClaims};
-use crate::codes::{CodeCheck, CodePurpose, OneTimeCode, PresentedCode};
+use crate::codes::{self, CodeCheck, CodePurpose, OneTimeCode, PresentedCode};
 use crate::ids::{CodeId, TokenId, UserId, random_bytes};
 
 /// Why a document is not a usable key ring. Never holds any part of the document.
@@ -236,7 +236,7 @@ impl KeyRing {
         code: &CodeId,
     ) -> Option<OneTimeCode> {
         let key = self.keys.iter().find(|key| key.id == key_id)?;
-        Some(key.key.code_for(purpose, key_id, user, code))
+        Some(codes::code_for(&key.key, purpose, key_id, user, code))
     }
 
     /// Checks a presented code's tag for `purpose` under the key it names.
@@ -247,7 +247,7 @@ impl KeyRing {
         let Some(key) = self.keys.iter().find(|key| key.id == presented.key_id) else {
             return CodeCheck::Refused;
         };
-        if key.key.check_code(purpose, &presented) {
+        if codes::check(&key.key, purpose, &presented) {
             CodeCheck::Authentic {
                 user: presented.user,
                 code_id: presented.code_id,

@@ -31,6 +31,7 @@ struct SampleSizes {
     rejection_batches: usize,
     hashes: usize,
     cold_starts: usize,
+    reset_requests: usize,
     invocations: usize,
     hashing_invocations: usize,
     throughput_window: Duration,
@@ -42,6 +43,7 @@ impl SampleSizes {
         rejection_batches: 2_000,
         hashes: 60,
         cold_starts: 50,
+        reset_requests: 60,
         invocations: 300,
         hashing_invocations: 12,
         throughput_window: Duration::from_secs(4),
@@ -51,6 +53,7 @@ impl SampleSizes {
         rejection_batches: 200,
         hashes: 5,
         cold_starts: 5,
+        reset_requests: 10,
         invocations: 20,
         hashing_invocations: 2,
         throughput_window: Duration::from_millis(500),
@@ -143,6 +146,19 @@ async fn run() -> Result<(), String> {
             None,
         ));
     }
+
+    progress("password-reset requests, known against unknown email");
+    let (known, unknown) = store_path::reset_requests(&deployment, 10, sizes.reset_requests).await;
+    let mut row = Row::timing(
+        "POST /auth/password-reset handler, known email / unknown email",
+        &known,
+        &unknown,
+        None,
+    );
+    let ratio = known.median() / unknown.median();
+    row.goal = "within 10% (median)".into();
+    row.met = Some((0.9..=1.1).contains(&ratio));
+    rows.push(row);
 
     progress("rejecting garbage and forged tokens");
     let rejections =
@@ -382,6 +398,10 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          timed in batches of {batch}; the baseline is the \
          tag check of a genuine token. The DynamoDB client counts the requests it starts: none \
          while rejecting, one for a valid token.\n\
+         - **password-reset requests**: the handler in process with the real client, the \
+         seeded account's email against an address no account has, {resets} interleaved \
+         requests each after 10 of each as warm-up (release build): each is one outbox write, \
+         so the medians must stay within 10% of each other.\n\
          - **argon2id**: our `PasswordHasher` hash then verify (as signup then login) against the \
          reference implementation's `argon2` CLI (Debian package `argon2`), which also hashes \
          then verifies; both first compute the same hash, checked byte for byte. The CLI's \
@@ -414,6 +434,7 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
         overhead = duration(cli_overhead.median()),
         hashes = sizes.hashes,
         cold = sizes.cold_starts,
+        resets = sizes.reset_requests,
         invocations = sizes.invocations,
         hashing = sizes.hashing_invocations,
         callers = CALLERS,

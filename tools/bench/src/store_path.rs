@@ -422,3 +422,40 @@ pub async fn first_calls(deployment: &Deployment) -> (Duration, Duration) {
     bare.call().await;
     (ring_read, started.elapsed())
 }
+
+/// `POST /auth/password-reset` for the seeded account's email (ours) against the same request
+/// for an address no account has (baseline), through the handler with the real client: the
+/// request path must not tell them apart by time.
+pub async fn reset_requests(
+    deployment: &Deployment,
+    warmup: usize,
+    samples: usize,
+) -> (Samples, Samples) {
+    let unknown = format!("nobody-{}", deployment.email);
+    let request = |email: &str| {
+        let mut request = Request::new(Body::from(
+            serde_json::json!({ "email": email }).to_string(),
+        ));
+        *request.uri_mut() = "/auth/password-reset".parse().expect("a valid path");
+        request.headers_mut().insert(
+            lambda_http::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        request
+    };
+    let accounts = &deployment.accounts;
+    let call = |email: String| {
+        let request = request(&email);
+        async move {
+            let response = respond(tokengate::handlers::password_reset(accounts, request).await);
+            assert_eq!(response.status(), 202);
+        }
+    };
+    paired(
+        warmup,
+        samples,
+        || call(deployment.email.clone()),
+        || call(unknown.clone()),
+    )
+    .await
+}
