@@ -344,6 +344,7 @@ mod tests {
             Config::from_lookup(lookup(&[
                 ("USERS_TABLE", "users"),
                 ("TOKENS_TABLE", "tokens"),
+                ("OUTBOX_TABLE", "outbox"),
                 RING,
                 ("MAX_SESSIONS_PER_ACCOUNT", cap),
             ]))
