@@ -289,6 +289,20 @@ impl TestApp {
         }
     }
 
+    /// The token entity `GET /api/login-token` hands `email` for the default application.
+    pub async fn login_token(&self, email: &str, password: &str) -> Value {
+        let response = call(
+            tokengate::handlers::login_token,
+            &self.accounts,
+            ApiRequest::get("/api/login-token")
+                .basic(email, password)
+                .build(),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{}", text(&response));
+        body_json(&response)["data"][0].clone()
+    }
+
     /// Every item of `table`.
     pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();

@@ -379,23 +379,11 @@ async fn login_token_hands_out_the_same_session_after_a_rotation_and_both_texts_
     let app = app_over(&arn).await;
     let email = "reused@example.com";
     app.sign_up(email, PASSWORD).await;
-    let login_token = || async {
-        let response = call(
-            handlers::login_token,
-            &app.accounts,
-            ApiRequest::get("/api/login-token")
-                .basic(email, PASSWORD)
-                .build(),
-        )
-        .await;
-        assert_eq!(response.status(), 200);
-        body_json(&response)["data"][0].clone()
-    };
-    let before = login_token().await;
+    let before = app.login_token(email, PASSWORD).await;
 
     rotate(&rotation_of(&app, &secrets, &arn), &arn).await;
     app.clock.advance(app.config.key_refresh.as_secs());
-    let after = login_token().await;
+    let after = app.login_token(email, PASSWORD).await;
 
     // The same session, the same expiry; its text is now signed by the new key.
     assert_eq!(after["id"], before["id"]);

@@ -35,16 +35,7 @@ async fn log_in(app: &TestApp, email: &str, password: &str, client: &str) -> Str
 
 /// The token login-token hands `email` for the default application.
 async fn login_token(app: &TestApp, email: &str) -> String {
-    let response = call(
-        handlers::login_token,
-        &app.accounts,
-        ApiRequest::get("/api/login-token")
-            .basic(email, PASSWORD)
-            .build(),
-    )
-    .await;
-    assert_eq!(response.status(), 200, "{}", text(&response));
-    body_json(&response)["data"][0]["token"]
+    app.login_token(email, PASSWORD).await["token"]
         .as_str()
         .unwrap()
         .to_owned()

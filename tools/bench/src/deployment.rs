@@ -22,6 +22,9 @@ pub struct Deployment {
     /// The environment each function process is started with (besides the AWS variables it
     /// inherits): the same the in-process figures are built from.
     pub env: Vec<(String, String)>,
+    /// [`Self::env`] with the key ring read from a file (`KEY_RING_FILE`) instead of Secrets
+    /// Manager: the cold start without the Secrets Manager round trip.
+    pub env_with_ring_file: Vec<(String, String)>,
     /// The configuration read from [`Self::env`], as a function's cold start reads it.
     pub config: Config,
     /// One DynamoDB client, built as the functions build theirs.
@@ -66,6 +69,9 @@ impl Deployment {
             .arn()
             .ok_or("CreateSecret returned no ARN")?
             .to_owned();
+        let ring_file = std::env::temp_dir().join(format!("tokengate-bench-keyring-{run}.json"));
+        std::fs::write(&ring_file, ring.to_document())
+            .map_err(|error| format!("writing the key ring file: {error}"))?;
         let env = vec![
             ("USERS_TABLE".to_owned(), format!("bench-users-{run}")),
             ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
@@ -94,7 +100,18 @@ impl Deployment {
             Authentication::Authentic(claims) if claims.user == user => claims,
             _ => return Err("the issued token does not authenticate".into()),
         };
+        let env_with_ring_file = env
+            .iter()
+            .map(|(name, value)| match name.as_str() {
+                "KEY_RING_SECRET_ID" => (
+                    "KEY_RING_FILE".to_owned(),
+                    ring_file.to_string_lossy().into_owned(),
+                ),
+                _ => (name.clone(), value.clone()),
+            })
+            .collect();
         Ok(Self {
+            env_with_ring_file,
             env,
             config,
             client,
