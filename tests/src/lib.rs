@@ -204,18 +204,25 @@ impl TestApp {
     /// The mailer of this world, sending through the SES emulator `make test` starts (or, with
     /// `endpoint`, through another address: a stopped emulator).
     pub async fn mailer_via(&self, endpoint: Option<&str>) -> Mailer {
-        let Some(endpoint) = endpoint else {
-            return Mailer::from_config(&self.config, &self.parts).expect("mailer");
-        };
-        let ses = aws_sdk_sesv2::config::Builder::from(&self.parts.sdk)
-            .endpoint_url(endpoint)
-            .build();
+        match endpoint {
+            None => Mailer::from_config(&self.config, &self.parts).expect("mailer"),
+            Some(endpoint) => self.mailer_sending(Some(endpoint), &self.config.mail.from),
+        }
+    }
+
+    /// A mailer of this world sending from `from` (the deployed one refuses to start without a
+    /// sender; SES refuses a message without one), through `endpoint` when given.
+    pub fn mailer_sending(&self, endpoint: Option<&str>, from: &str) -> Mailer {
+        let mut ses = aws_sdk_sesv2::config::Builder::from(&self.parts.sdk);
+        if let Some(endpoint) = endpoint {
+            ses = ses.endpoint_url(endpoint);
+        }
         Mailer::new(
             tokengate::store::Store::new(self.client.clone(), &self.config.tables()),
             self.parts.keys.clone(),
             tokengate::ses::MailSender::from_client(
-                aws_sdk_sesv2::Client::from_conf(ses),
-                &self.config.mail.from,
+                aws_sdk_sesv2::Client::from_conf(ses.build()),
+                from,
             ),
             self.config.mail.clone(),
             self.parts.clock.clone(),

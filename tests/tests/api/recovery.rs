@@ -450,3 +450,77 @@ async fn malformed_bodies_are_400_and_change_nothing() {
     }
     assert!(app.scan(&app.config.outbox_table).await.is_empty());
 }
+
+/// The outbox items of `purpose` (`reset` or `verify`), with their outcome once finished.
+async fn outbox(app: &TestApp, purpose: &str) -> Vec<(String, Option<String>)> {
+    app.scan(&app.config.outbox_table)
+        .await
+        .into_iter()
+        .filter(|item| item["purpose"].as_s().is_ok_and(|p| p == purpose))
+        .map(|item| {
+            (
+                item["id"].as_s().unwrap().clone(),
+                item.get("outcome").and_then(|o| o.as_s().ok()).cloned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_the_mail_service_refuses_for_good_is_counted_finished_and_not_retried() {
+    let app = TestApp::spawn().await;
+    let email = address("refused");
+    app.sign_up(&email, PASSWORD).await;
+    app.deliver_mail().await;
+    assert_eq!(ask_reset(&app, &email).await.status(), 202);
+
+    // SES answers 400 to a message without a sender: a refusal for good, not an outage.
+    let refusing = app.mailer_sending(None, "");
+    let sweep = refusing.sweep(0).await.unwrap();
+    assert_eq!((sweep.finished, sweep.left), (1, 0));
+    assert_eq!(refusing.permanent_failures(), 1);
+    assert_eq!(outbox(&app, "reset").await[0].1.as_deref(), Some("failed"));
+    app.deliver_mail().await;
+    assert!(
+        inbox(&email).await.iter().all(|m| m.subject != RESET),
+        "a failed message is not sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_record_the_mailer_could_not_deliver_is_reported_for_the_stream_to_retry() {
+    let app = TestApp::spawn().await;
+    let email = address("stream");
+    app.sign_up(&email, PASSWORD).await;
+    app.deliver_mail().await;
+    ask_reset(&app, &email).await;
+    let (id, _) = outbox(&app, "reset").await.remove(0);
+    // As the event source mapping delivers it: keys only, INSERTs (a REMOVE is skipped).
+    let event = json!({"Records": [
+        {"eventName": "REMOVE", "dynamodb": {"Keys": {"id": {"S": "gone"}}, "SequenceNumber": "41"}},
+        {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": id}}, "SequenceNumber": "42"}},
+    ]});
+
+    let down = app.mailer_via(Some("http://127.0.0.1:9")).await;
+    let answer = tokengate::lambda::mail(&down, event.clone()).await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "42"}]})
+    );
+    assert!(inbox(&email).await.iter().all(|m| m.subject != RESET));
+
+    let up = app.mailer_via(None).await;
+    for _ in 0..2 {
+        let answer = tokengate::lambda::mail(&up, event.clone()).await.unwrap();
+        assert_eq!(answer, json!({"batchItemFailures": []}));
+    }
+    let resets = inbox(&email)
+        .await
+        .into_iter()
+        .filter(|m| m.subject == RESET)
+        .count();
+    assert_eq!(
+        resets, 1,
+        "a redelivered record of a finished item sends nothing more"
+    );
+}
