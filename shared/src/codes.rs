@@ -217,6 +217,8 @@ pub enum MailOutcome {
     RateLimited,
     /// A newer request of the same purpose already made a newer code.
     Superseded,
+    /// The request's own code is used up or expired (a late redelivery): nothing to send.
+    Expired,
     /// The address is verified already.
     AlreadyVerified,
     /// The mail service refused the message for good; logged and counted.
@@ -231,6 +233,7 @@ impl MailOutcome {
             Self::NoAccount => "no-account",
             Self::RateLimited => "rate-limited",
             Self::Superseded => "superseded",
+            Self::Expired => "expired",
             Self::AlreadyVerified => "already-verified",
             Self::Failed => "failed",
         }

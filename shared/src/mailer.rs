@@ -115,6 +115,11 @@ impl Mailer {
             Err(outcome) => return Ok(outcome),
         };
         let policy = self.settings.policy(purpose);
+        // A request older than its code's lifetime can only be a late redelivery: whatever
+        // code it made is dead, and none is made anew.
+        if self.clock.now() >= request.requested_at.saturating_add(policy.ttl) {
+            return Ok(MailOutcome::Expired);
+        }
         let mut attempts = Attempts::new(ISSUE_ATTEMPTS);
         let (record, ring) = loop {
             attempts
@@ -135,7 +140,12 @@ impl Mailer {
                         CodeWrite::Moved => continue,
                     }
                 }
-                CodeIssue::AlreadyIssued(record) => break (record, ring),
+                // This request's code, made by an earlier delivery: sent again only while it
+                // still works (a used or expired code is never sent again).
+                CodeIssue::AlreadyIssued(record) if record.accepts(&record.code_id, now) => {
+                    break (record, ring);
+                }
+                CodeIssue::AlreadyIssued(_) => return Ok(MailOutcome::Expired),
                 CodeIssue::Superseded => return Ok(MailOutcome::Superseded),
                 CodeIssue::RateLimited => {
                     tracing::info!(user = %user, purpose = purpose.as_str(), "message not sent: hourly limit reached");

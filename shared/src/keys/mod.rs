@@ -174,32 +174,44 @@ impl Keys {
         let now = self.0.clock.now();
         let last = self.0.forced_at.load(Ordering::SeqCst);
         let due = last == 0 || now >= (last - 1) + self.0.refresh;
-        if !due
-            || self
-                .0
-                .forced_at
-                .compare_exchange(last, now + 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
+        // The window's forced read is spent only by a caller that does read: not while another
+        // read is under way.
+        let reading = if due { self.start_reading() } else { None };
+        let Some(_reading) = reading else {
+            return None;
+        };
+        if self
+            .0
+            .forced_at
+            .compare_exchange(last, now + 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
         {
             return None;
         }
         tracing::debug!(key = %key_id, "a newer key than the ring's: reading the ring again");
-        self.reread(now).await;
+        self.read(now).await;
         Some(self.0.ring.load_full())
     }
 
     /// Reads the ring again, unless another caller is already reading it.
     async fn reread(&self, now: u64) {
-        if self
-            .0
+        if let Some(_reading) = self.start_reading() {
+            self.read(now).await;
+        }
+    }
+
+    /// The right to read the ring, unless another caller holds it; given back on drop, so a
+    /// read cut short (its future dropped) does not bar every later one.
+    fn start_reading(&self) -> Option<ReadingFlag<'_>> {
+        self.0
             .reading
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            return;
-        }
-        // Cleared on drop, so a read cut short (its future dropped) does not bar every later one.
-        let _reading = ReadingFlag(&self.0.reading);
+            .ok()
+            .map(|_| ReadingFlag(&self.0.reading))
+    }
+
+    /// Reads the ring from its source; the caller holds the right to read.
+    async fn read(&self, now: u64) {
         self.0.reads.fetch_add(1, Ordering::SeqCst);
         match self.0.source.read().await {
             Ok(ring) => {

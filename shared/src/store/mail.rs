@@ -4,15 +4,15 @@
 //!
 //! No item holds a code: its tag is derived from the ids with the key ring's key.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::tokens::uid;
 use super::users::{email_key, password_still, user_key};
 use super::{Store, StoreError, Transaction, write_atomically};
-use crate::codes::{CodePurpose, CodeRecord, MAX_WRONG_TRIES, MailOutcome, MailRequest};
+use crate::codes::{
+    CodePurpose, CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest,
+};
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
 use crate::tokens::format::KeyId;
@@ -74,7 +74,7 @@ impl TryFrom<&Item> for CodeRecord {
             key_id: KeyId(
                 u32::try_from(get_n(item, "key_id")?).map_err(|_| StoreError::Corrupt("key_id"))?,
             ),
-            expire: get_n(item, "expire")?,
+            expire: get_n(item, "code_expire")?,
             tries: get_opt_n(item, "tries")?.unwrap_or(0),
             requested_at: get_n(item, "requested_at")?,
             window_start: get_n(item, "window_start")?,
@@ -208,7 +208,15 @@ impl Store {
             ("sk".into(), s(code_key(purpose))),
             ("code_id".into(), s(record.code_id.to_string())),
             ("key_id".into(), n(record.key_id.0.into())),
-            ("expire".into(), n(record.expire)),
+            ("code_expire".into(), n(record.expire)),
+            // TTL: kept while the code works and while its hour's message count matters; a used
+            // code stays (dead) until then, so a redelivered request cannot write it anew.
+            (
+                "expire".into(),
+                n(record
+                    .expire
+                    .max(record.window_start.saturating_add(MAIL_WINDOW_SECONDS))),
+            ),
             ("tries".into(), n(record.tries)),
             ("requested_at".into(), n(record.requested_at)),
             ("window_start".into(), n(record.window_start)),
@@ -262,7 +270,8 @@ impl Store {
     }
 
     /// The transaction item that uses up `user`'s code `code_id` of `purpose`: it holds only
-    /// while the code is the live one, unexpired at `now`, with tries left.
+    /// while the code is the live one, unexpired at `now`, with tries left. The record stays,
+    /// dead (its tries used up), with its code id and the hour's message count, until its TTL.
     fn code_used_up(
         &self,
         user: &UserId,
@@ -270,17 +279,18 @@ impl Store {
         code_id: &CodeId,
         now: u64,
     ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
+        let used = Update::builder()
             .table_name(&self.tokens_table)
             .key("uid", uid(user))
             .key("sk", s(code_key(purpose)))
-            .condition_expression("code_id = :id AND expire > :now AND tries < :max")
+            .update_expression("SET tries = :max")
+            .condition_expression("code_id = :id AND code_expire > :now AND tries < :max")
             .expression_attribute_values(":id", s(code_id.to_string()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":max", n(MAX_WRONG_TRIES))
             .build()
-            .map_err(|_| StoreError::Request("code delete"))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+            .map_err(|_| StoreError::Request("code update"))?;
+        Ok(TransactWriteItem::builder().update(used).build())
     }
 
     /// Marks the profile item of `user` verified (transaction item).

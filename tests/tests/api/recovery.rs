@@ -524,3 +524,62 @@ async fn a_stream_record_the_mailer_could_not_deliver_is_reported_for_the_stream
         "a redelivered record of a finished item sends nothing more"
     );
 }
+
+#[tokio::test]
+async fn a_late_redelivery_never_revives_a_used_code_and_a_used_code_keeps_counting_the_hour() {
+    let app = TestApp::spawn().await;
+    let email = address("replay");
+    app.sign_up(&email, PASSWORD).await;
+    app.deliver_mail().await;
+    ask_reset(&app, &email).await;
+    let item = app
+        .scan(&app.config.outbox_table)
+        .await
+        .into_iter()
+        .find(|item| item["purpose"].as_s().is_ok_and(|p| p == "reset"))
+        .unwrap();
+    // The outbox item as the mailer reads it, to deliver it again as a stream retry or a
+    // sweep would after a crash between sending and marking it finished.
+    let request = tokengate::codes::MailRequest {
+        id: tokengate::ids::CodeId::parse(item["id"].as_s().unwrap()).unwrap(),
+        purpose: tokengate::codes::CodePurpose::PasswordReset,
+        email: tokengate::credentials::Email::parse(&email).unwrap(),
+        user: None,
+        requested_at: item["requested_at"].as_n().unwrap().parse().unwrap(),
+    };
+    app.deliver_mail().await;
+    let code = newest_code(&email, RESET).await;
+    assert_eq!(confirm(&app, &code, NEW_PASSWORD).await.status(), 200);
+
+    let mailer = app.mailer_via(None).await;
+    for advance in [0, app.config.mail.reset.ttl] {
+        app.clock.advance(advance);
+        let outcome = mailer.deliver_request(&request).await.unwrap();
+        assert_eq!(outcome, tokengate::codes::MailOutcome::Expired);
+        assert_problem(
+            &confirm(&app, &code, "yet another passphrase").await,
+            400,
+            INVALID_CODE,
+        );
+    }
+    let resets = inbox(&email)
+        .await
+        .into_iter()
+        .filter(|m| m.subject == RESET)
+        .count();
+    assert_eq!(resets, 1, "the used code is never sent again");
+
+    // The hour's count outlives the used code: two more messages, then none until the hour is
+    // over (the first was sent at the start of the hour).
+    for _ in 0..3 {
+        app.clock.advance(1);
+        ask_reset(&app, &email).await;
+        app.deliver_mail().await;
+    }
+    let resets = inbox(&email)
+        .await
+        .into_iter()
+        .filter(|m| m.subject == RESET)
+        .count() as u64;
+    assert_eq!(resets, app.config.mail.reset.max_per_hour);
+}
