@@ -176,10 +176,7 @@ impl Keys {
         let due = last == 0 || now >= (last - 1) + self.0.refresh;
         // The window's forced read is spent only by a caller that does read: not while another
         // read is under way.
-        let reading = if due { self.start_reading() } else { None };
-        let Some(_reading) = reading else {
-            return None;
-        };
+        let _reading = if due { self.start_reading() } else { None }?;
         if self
             .0
             .forced_at
