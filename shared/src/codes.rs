@@ -27,32 +27,29 @@ pub fn code_for(
     user: &UserId,
     code: &CodeId,
 ) -> OneTimeCode {
-    let key_bytes = key_id.0.to_be_bytes();
-    let tag = key.mac(
-        CODE_DOMAIN,
-        &[
-            &[purpose.tag_byte()],
-            &key_bytes,
-            user.as_bytes(),
-            code.as_bytes(),
-        ],
-    );
+    let tag = key.mac(CODE_DOMAIN, &[&tag_input(purpose, key_id, user, code)]);
     OneTimeCode::assemble(key_id, user, code, &tag)
 }
 
 /// Whether `presented`'s 128-bit tag for `purpose` is `key`'s, in constant time.
 pub fn check(key: &SigningKey, purpose: CodePurpose, presented: &PresentedCode) -> bool {
-    let key_bytes = presented.key_id.0.to_be_bytes();
-    key.verify_mac_prefix(
-        CODE_DOMAIN,
-        &[
-            &[purpose.tag_byte()],
-            &key_bytes,
-            presented.user.as_bytes(),
-            presented.code_id.as_bytes(),
-        ],
-        &presented.tag,
-    )
+    let input = tag_input(
+        purpose,
+        presented.key_id,
+        &presented.user,
+        &presented.code_id,
+    );
+    key.verify_mac_prefix(CODE_DOMAIN, &[&input], &presented.tag)
+}
+
+/// What a code's tag covers: its purpose, the key id and both ids.
+fn tag_input(purpose: CodePurpose, key_id: KeyId, user: &UserId, code: &CodeId) -> [u8; 37] {
+    let mut input = [0u8; 37];
+    input[0] = purpose.tag_byte();
+    input[1..5].copy_from_slice(&key_id.0.to_be_bytes());
+    input[5..21].copy_from_slice(user.as_bytes());
+    input[21..].copy_from_slice(code.as_bytes());
+    input
 }
 
 const BODY_LEN: usize = 4 + 16 + 16 + 16;

@@ -374,11 +374,8 @@ fn required_code(raw: Option<String>) -> Result<String, InputError> {
 /// Parses the JSON body of `POST /auth/password-reset`: `{email}`. Unknown members are ignored.
 pub fn reset_email_from_json(body: &[u8]) -> Result<Email, InputError> {
     let raw: RawResetRequest = parse_json_object(body)?;
-    let email = raw.email.unwrap_or_default();
-    if email.trim().is_empty() {
-        return Err(InputError::Malformed("email is required.".into()));
-    }
-    Email::parse(&email)
+    // A missing or blank email is Email::parse's own "email is required.".
+    Email::parse(&raw.email.unwrap_or_default())
 }
 
 /// The JSON body of `POST /auth/password-reset/confirm`.

@@ -192,13 +192,19 @@ impl TestApp {
 
     /// The token use-cases over a copy of this world's client that counts its requests.
     pub fn counted_tokens(&self) -> (Tokens, RequestCounter) {
+        let (parts, counter) = self.counted_parts();
+        let tokens = Tokens::from_config(&self.config, &parts).expect("token use-cases");
+        (tokens, counter)
+    }
+
+    /// This world's parts over a copy of its client that counts its requests.
+    fn counted_parts(&self) -> (Parts, RequestCounter) {
         let counter = RequestCounter::default();
         let parts = Parts {
             client: counter.counting(&self.client),
             ..self.parts.clone()
         };
-        let tokens = Tokens::from_config(&self.config, &parts).expect("token use-cases");
-        (tokens, counter)
+        (parts, counter)
     }
 
     /// The mailer of this world, sending through the SES emulator `make test` starts (or, with
@@ -237,11 +243,7 @@ impl TestApp {
 
     /// The account use-cases over a copy of this world's client that counts its requests.
     pub fn counted_accounts(&self) -> (Accounts, RequestCounter) {
-        let counter = RequestCounter::default();
-        let parts = Parts {
-            client: counter.counting(&self.client),
-            ..self.parts.clone()
-        };
+        let (parts, counter) = self.counted_parts();
         let accounts = Accounts::from_config(&self.config, &parts).expect("account use-cases");
         (accounts, counter)
     }

@@ -155,17 +155,17 @@ impl Keys {
     /// Checks a one-time code's tag for `purpose`, reading the ring again first (as
     /// [`Self::authenticate`] does) when it names a key newer than the ring.
     pub async fn check_code(&self, text: &str, purpose: CodePurpose) -> CodeCheck {
-        let ring = self.ring().await;
-        let ring = match PresentedCode::parse(text) {
-            Some(presented) if presented.key_id > ring.active_id() => {
-                match self.ring_knowing(presented.key_id).await {
-                    Some(fresh) => fresh,
-                    None => return CodeCheck::Refused,
-                }
-            }
-            _ => ring,
+        let Some(presented) = PresentedCode::parse(text) else {
+            return CodeCheck::Refused;
         };
-        ring.check_code(text, purpose)
+        let mut ring = self.ring().await;
+        if presented.key_id > ring.active_id() {
+            match self.ring_knowing(presented.key_id).await {
+                Some(fresh) => ring = fresh,
+                None => return CodeCheck::Refused,
+            }
+        }
+        ring.check_code(&presented, purpose)
     }
 
     /// The ring read again because a presented token or code names `key_id`, newer than the

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::tokens::uid;
-use super::users::{email_key, password_still, user_key};
+use super::users::{email_key, user_key};
 use super::{Store, StoreError, Transaction, write_atomically};
 use crate::codes::{
     CodePurpose, CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest,
@@ -318,17 +318,13 @@ impl Store {
         version: u64,
         new_hash: &str,
     ) -> Result<Redemption, StoreError> {
-        let account = Update::builder()
-            .table_name(&self.users_table)
-            .key("pk", s(email_key(email)))
-            .update_expression(
-                "SET password_hash = :hash, password_version = :next, email_verified = :yes, \
-                 failures = :zero, locked_until = :zero",
+        let account = self
+            .password_update(
+                email,
+                version,
+                new_hash,
+                ", email_verified = :yes, failures = :zero, locked_until = :zero",
             )
-            .condition_expression(password_still(version))
-            .expression_attribute_values(":hash", s(new_hash))
-            .expression_attribute_values(":password_version", n(version))
-            .expression_attribute_values(":next", n(version + 1))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":zero", n(0))
             .build()

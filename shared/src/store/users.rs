@@ -1,5 +1,6 @@
 //! Accounts in the users table.
 
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
 };
@@ -218,6 +219,28 @@ impl Store {
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
+    /// The update of `email`'s password (at `version`) to `new_hash`, the version moving on,
+    /// which holds only while the password is still at `version`; `also` adds `SET` clauses
+    /// (their values are the caller's to add).
+    pub(super) fn password_update(
+        &self,
+        email: &Email,
+        version: u64,
+        new_hash: &str,
+        also: &str,
+    ) -> UpdateBuilder {
+        Update::builder()
+            .table_name(&self.users_table)
+            .key("pk", s(email_key(email)))
+            .update_expression(format!(
+                "SET password_hash = :hash, password_version = :next{also}"
+            ))
+            .condition_expression(password_still(version))
+            .expression_attribute_values(":hash", s(new_hash))
+            .expression_attribute_values(":password_version", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+    }
+
     /// Replaces `email`'s password (at `version`) by `new_hash` and revokes every session of
     /// `user`, in one transaction.
     pub async fn replace_password(
@@ -227,14 +250,8 @@ impl Store {
         version: u64,
         new_hash: &str,
     ) -> Result<PasswordReplacement, StoreError> {
-        let password = Update::builder()
-            .table_name(&self.users_table)
-            .key("pk", s(email_key(email)))
-            .update_expression("SET password_hash = :hash, password_version = :next")
-            .condition_expression(password_still(version))
-            .expression_attribute_values(":hash", s(new_hash))
-            .expression_attribute_values(":password_version", n(version))
-            .expression_attribute_values(":next", n(version + 1))
+        let password = self
+            .password_update(email, version, new_hash, "")
             .build()
             .map_err(|_| StoreError::Request("password update"))?;
         let items = vec![

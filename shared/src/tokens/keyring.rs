@@ -193,12 +193,13 @@ impl KeyRing {
         self.keys.iter().map(|key| key.id).collect()
     }
 
+    fn key(&self, id: KeyId) -> Option<&RingKey> {
+        self.keys.iter().find(|key| key.id == id)
+    }
+
     /// When the key `id` stopped signing, if the ring holds it retired.
     pub fn retired_at(&self, id: KeyId) -> Option<u64> {
-        self.keys
-            .iter()
-            .find(|key| key.id == id)
-            .and_then(|key| key.retired_at)
+        self.key(id).and_then(|key| key.retired_at)
     }
 
     /// The token text for (`user`, `token`), signed by the active key.
@@ -217,7 +218,7 @@ impl KeyRing {
         if signer > self.active_id() {
             return Authentication::NewerKey(signer);
         }
-        let Some(key) = self.keys.iter().find(|key| key.id == signer) else {
+        let Some(key) = self.key(signer) else {
             return Authentication::Refused;
         };
         match key.key.authenticate(&presented) {
@@ -235,19 +236,16 @@ impl KeyRing {
         user: &UserId,
         code: &CodeId,
     ) -> Option<OneTimeCode> {
-        let key = self.keys.iter().find(|key| key.id == key_id)?;
+        let key = self.key(key_id)?;
         Some(codes::code_for(&key.key, purpose, key_id, user, code))
     }
 
     /// Checks a presented code's tag for `purpose` under the key it names.
-    pub fn check_code(&self, text: &str, purpose: CodePurpose) -> CodeCheck {
-        let Some(presented) = PresentedCode::parse(text) else {
+    pub fn check_code(&self, presented: &PresentedCode, purpose: CodePurpose) -> CodeCheck {
+        let Some(key) = self.key(presented.key_id) else {
             return CodeCheck::Refused;
         };
-        let Some(key) = self.keys.iter().find(|key| key.id == presented.key_id) else {
-            return CodeCheck::Refused;
-        };
-        if codes::check(&key.key, purpose, &presented) {
+        if codes::check(&key.key, purpose, presented) {
             CodeCheck::Authentic {
                 user: presented.user,
                 code_id: presented.code_id,
@@ -301,9 +299,7 @@ impl KeyRing {
             });
         }
         let kept = self
-            .keys
-            .iter()
-            .find(|key| key.id == current_active)
+            .key(current_active)
             .ok_or(SuccessorError::DropsSigningKey(current_active))?;
         if kept.secret != current.keys[0].secret {
             return Err(SuccessorError::DropsSigningKey(current_active));
@@ -470,6 +466,13 @@ mod tests {
         }
     }
 
+    /// A code's check as a function makes it: parsed, then checked under the key it names.
+    fn check(ring: &KeyRing, text: &str, purpose: CodePurpose) -> CodeCheck {
+        PresentedCode::parse(text).map_or(CodeCheck::Refused, |presented| {
+            ring.check_code(&presented, purpose)
+        })
+    }
+
     #[test]
     fn a_code_checks_for_its_purpose_only_and_a_changed_character_is_a_wrong_tag() {
         let ring = KeyRing::generate();
@@ -479,31 +482,32 @@ mod tests {
             .unwrap();
         assert_eq!(code.expose().len(), crate::codes::CODE_LEN);
         assert_eq!(
-            ring.check_code(code.expose(), CodePurpose::PasswordReset),
+            check(&ring, code.expose(), CodePurpose::PasswordReset),
             CodeCheck::Authentic { user, code_id }
         );
         assert_eq!(
-            ring.check_code(code.expose(), CodePurpose::EmailVerification),
+            check(&ring, code.expose(), CodePurpose::EmailVerification),
             CodeCheck::WrongTag { user, code_id }
         );
         let mut typo = code.expose().as_bytes().to_vec();
         let last = typo.len() - 1;
         typo[last] = if typo[last] == b'A' { b'B' } else { b'A' };
         assert_eq!(
-            ring.check_code(
+            check(
+                &ring,
                 std::str::from_utf8(&typo).unwrap(),
                 CodePurpose::PasswordReset
             ),
             CodeCheck::WrongTag { user, code_id }
         );
         assert_eq!(
-            ring.check_code("garbage", CodePurpose::PasswordReset),
+            check(&ring, "garbage", CodePurpose::PasswordReset),
             CodeCheck::Refused
         );
         // Another ring (another deployment, or every key revoked) refuses it outright.
         let other = KeyRing::generate().revoked_all().unwrap();
         assert_eq!(
-            other.check_code(code.expose(), CodePurpose::PasswordReset),
+            check(&other, code.expose(), CodePurpose::PasswordReset),
             CodeCheck::Refused
         );
         assert!(
