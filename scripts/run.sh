@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make run`: DynamoDB Local, the SES v2 emulator, tables, `cargo lambda watch` serving the API
-# on http://127.0.0.1:${API_PORT:-9000}, and the outbox relay that wakes the mailer. Ctrl-C
-# stops everything it started.
+# `make run`: DynamoDB Local, the SES v2 emulator, tables, the functions under `cargo lambda
+# watch` (invoke API on FUNCTIONS_PORT, default 9001), the local API front serving
+# template.yaml's REST API on http://127.0.0.1:${API_PORT:-9000} (tools/front), and the outbox
+# relay that wakes the mailer. CORS_ALLOWED_ORIGINS narrows CORS as the stack's parameter does.
+# Ctrl-C stops everything it started.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
@@ -17,11 +19,14 @@ KEY_RING_FILE="${KEY_RING_FILE:-$(local_key_ring)}"
 export KEY_RING_FILE
 cargo run --quiet -p create-tables
 cargo build --quiet -p outbox-relay
-log "API on http://127.0.0.1:${API_PORT:-9000}, mail at http://127.0.0.1:${MAIL_PORT:-8005} (Ctrl-C to stop)"
-setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${API_PORT:-9000}" &
+functions_port="${FUNCTIONS_PORT:-9001}"
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$functions_port" \
+  --env-var "CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-*}" &
 started $!
 watch_pid=$!
-wait_for_port "${API_PORT:-9000}" 300
+wait_for_port "$functions_port" 300
 mkdir -p "$ROOT/target"
+start_front "${API_PORT:-9000}" "$functions_port" "$ROOT/target/front.log"
 start_relay "${API_PORT:-9000}" "$OUTBOX_TABLE" "$ROOT/target/outbox-relay.log"
+log "API on http://127.0.0.1:${API_PORT:-9000} (template.yaml's REST API, functions under cargo lambda watch on :$functions_port), mail at http://127.0.0.1:${MAIL_PORT:-8005} (Ctrl-C to stop)"
 wait "$watch_pid"

@@ -1,6 +1,7 @@
-//! The API Gateway Lambda authorizer: HTTP APIs (payload 2.0, simple responses) and REST APIs
-//! (REQUEST authorizers, IAM policy), told apart by the event itself. It fails closed: any
-//! doubt, including a store fault, is a deny, never an error thrown back at API Gateway.
+//! The API Gateway Lambda authorizer of the REST API (a REQUEST authorizer, IAM policy answers).
+//! It fails closed: a missing token is API Gateway's `Unauthorized` error (its 401 response), an
+//! expired or refused token a deny whose context names why (the 403 response renders that
+//! `detail`), a store fault an error (the 503 response); nothing it doubts is ever allowed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,53 +9,38 @@ use std::time::Duration;
 
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayCustomAuthorizerResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
-    ApiGatewayV2CustomAuthorizerV2Request,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use lambda_http::aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Value, json};
 
+use crate::problem::ApiError;
 use crate::request::token_from;
 use crate::tokens::{Tokens, Verification};
 
 /// Most verified tokens kept in one warm container's cache.
 const CACHE_CAPACITY: usize = 10_000;
 
-/// An authorizer invocation, by API type.
-#[derive(Debug)]
-pub enum AuthorizerEvent {
-    /// An HTTP API event, payload format 2.0.
-    HttpApi(Box<ApiGatewayV2CustomAuthorizerV2Request>),
-    /// A REST API REQUEST authorizer event.
-    RestApi(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
+/// Why the authorizer answers an error instead of a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizerError {
+    /// No token in any accepted place. API Gateway answers its UNAUTHORIZED response (401) for
+    /// exactly this message, and for nothing else.
+    #[error("Unauthorized")]
+    NoCredentials,
+    /// The token store could not be asked: API Gateway answers its AUTHORIZER_FAILURE response.
+    #[error("token store unavailable")]
+    Unavailable,
 }
 
-impl AuthorizerEvent {
-    /// Tells the format from the event: 2.0 events carry `version` and `routeArn`, REST ones `methodArn`.
-    pub fn parse(event: Value) -> Option<Self> {
-        if event.get("version").and_then(Value::as_str) == Some("2.0") {
-            serde_json::from_value(event)
-                .ok()
-                .map(|e| Self::HttpApi(Box::new(e)))
-        } else if event.get("methodArn").is_some() {
-            serde_json::from_value(event)
-                .ok()
-                .map(|e| Self::RestApi(Box::new(e)))
-        } else {
-            None
-        }
-    }
-
-    fn token(&self) -> Option<String> {
-        match self {
-            Self::HttpApi(event) => token_from(&event.headers, |name| {
-                event.query_string_parameters.get(name).map(String::as_str)
-            }),
-            Self::RestApi(event) => token_from(&event.headers, |name| {
-                event.query_string_parameters.first(name)
-            }),
-        }
-    }
+/// What the authorizer decided about a presented token.
+#[derive(Debug)]
+pub enum Decision {
+    /// The token is live: its principal.
+    Allow(Principal),
+    /// Refused: [`ApiError::TokenExpired`] or [`ApiError::InvalidToken`], whose text becomes the
+    /// deny's `detail`.
+    Deny(ApiError),
 }
 
 /// Who a token that was let through belongs to.
@@ -97,30 +83,34 @@ impl Authorizer {
         }
     }
 
-    /// The response API Gateway expects for `event`; a deny for anything unrecognised.
-    pub async fn handle(&self, event: Value) -> Value {
-        let Some(event) = AuthorizerEvent::parse(event) else {
+    /// The policy API Gateway expects for a REQUEST authorizer `event`, or the error it turns
+    /// into its 401 (no token) or failure (store fault) response. An event that is not a
+    /// REQUEST authorizer event is denied.
+    pub async fn handle(&self, event: Value) -> Result<Value, AuthorizerError> {
+        let Ok(event) =
+            serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(event)
+        else {
             tracing::warn!("authorizer event of unknown format: denied");
-            return json!({"isAuthorized": false});
+            return Ok(policy(&Decision::Deny(ApiError::InvalidToken), None));
         };
-        let principal = match event.token() {
-            Some(token) => self.principal(&token).await,
-            None => None,
-        };
-        tracing::info!(allowed = principal.is_some(), "authorizer decision");
-        match event {
-            AuthorizerEvent::HttpApi(_) => http_api_response(principal.as_ref()),
-            AuthorizerEvent::RestApi(event) => {
-                rest_api_response(principal.as_ref(), event.method_arn.as_deref())
-            }
-        }
+        let token = token_from(&event.headers, |name| {
+            event.query_string_parameters.first(name)
+        })
+        .ok_or(AuthorizerError::NoCredentials)
+        .inspect_err(|_| tracing::info!("authorizer decision: no credentials"))?;
+        let decision = self.decide(&token).await?;
+        tracing::info!(
+            allowed = matches!(decision, Decision::Allow(_)),
+            "authorizer decision"
+        );
+        Ok(policy(&decision, event.method_arn.as_deref()))
     }
 
-    /// The principal of `token` if it is valid now: from the cache, or from the store.
-    pub async fn principal(&self, token: &str) -> Option<Principal> {
+    /// The decision on `token` now: from the cache, or from the store.
+    pub async fn decide(&self, token: &str) -> Result<Decision, AuthorizerError> {
         let now = self.tokens.clock().now();
         if let Some(cached) = self.cached(token, now) {
-            return Some(cached);
+            return Ok(Decision::Allow(cached));
         }
         match self.tokens.verify(token).await {
             Ok(Verification::Valid { claims, session }) => {
@@ -130,12 +120,13 @@ impl Authorizer {
                     expire: session.expire,
                 };
                 self.remember(token, &principal, now);
-                Some(principal)
+                Ok(Decision::Allow(principal))
             }
-            Ok(Verification::Expired | Verification::Invalid) => None,
+            Ok(Verification::Expired) => Ok(Decision::Deny(ApiError::TokenExpired)),
+            Ok(Verification::Invalid) => Ok(Decision::Deny(ApiError::InvalidToken)),
             Err(error) => {
-                tracing::error!(%error, "token store unavailable: denied");
-                None
+                tracing::error!(%error, "token store unavailable: no decision");
+                Err(AuthorizerError::Unavailable)
             }
         }
     }
@@ -174,13 +165,6 @@ impl Authorizer {
     }
 }
 
-fn http_api_response(principal: Option<&Principal>) -> Value {
-    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Value>::default();
-    response.is_authorized = principal.is_some();
-    response.context = principal.map_or_else(|| json!({}), Principal::context);
-    serde_json::to_value(response).unwrap_or_else(|_| json!({"isAuthorized": false}))
-}
-
 /// `arn:aws:execute-api:region:account:api/stage/*`: every method and path of the stage, so a
 /// cached allow for one route does not refuse the next.
 fn whole_stage(method_arn: &str) -> Option<String> {
@@ -190,34 +174,43 @@ fn whole_stage(method_arn: &str) -> Option<String> {
     Some(format!("{prefix}:execute-api:{api}/{stage}/*"))
 }
 
-fn rest_api_response(principal: Option<&Principal>, method_arn: Option<&str>) -> Value {
-    let resource = match (principal, method_arn.and_then(whole_stage)) {
-        (Some(_), Some(stage)) => stage,
-        _ => method_arn.unwrap_or("*").to_owned(),
+/// The IAM policy answer: an allow covers the whole stage (so a cached allow for one route does
+/// not refuse the next) with the principal as context; a deny names the method, its context the
+/// `detail` API Gateway's ACCESS_DENIED response shows.
+fn policy(decision: &Decision, method_arn: Option<&str>) -> Value {
+    let allowed_stage = match decision {
+        Decision::Allow(_) => method_arn.and_then(whole_stage),
+        Decision::Deny(_) => None,
     };
-    let allowed = principal.is_some() && resource != "*";
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".to_owned()];
-    statement.effect = if allowed {
+    statement.effect = if allowed_stage.is_some() {
         IamPolicyEffect::Allow
     } else {
         IamPolicyEffect::Deny
     };
-    statement.resource = vec![resource];
+    let (principal_id, context) = match (decision, &allowed_stage) {
+        (Decision::Allow(principal), Some(_)) => (principal.user_id.clone(), principal.context()),
+        (Decision::Deny(refusal), _) => (
+            "anonymous".to_owned(),
+            json!({"detail": refusal.to_string()}),
+        ),
+        (Decision::Allow(_), None) => (
+            "anonymous".to_owned(),
+            json!({"detail": ApiError::InvalidToken.to_string()}),
+        ),
+    };
+    statement.resource =
+        vec![allowed_stage.unwrap_or_else(|| method_arn.unwrap_or("*").to_owned())];
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_owned());
     policy.statement = vec![statement];
     let mut response = ApiGatewayCustomAuthorizerResponse::<Value>::default();
-    response.principal_id = Some(
-        principal
-            .filter(|_| allowed)
-            .map_or_else(|| "anonymous".to_owned(), |p| p.user_id.clone()),
-    );
+    response.principal_id = Some(principal_id);
     response.policy_document = policy;
-    response.context = principal
-        .filter(|_| allowed)
-        .map_or_else(|| json!({}), Principal::context);
-    serde_json::to_value(response).unwrap_or_else(|_| json!({}))
+    response.context = context;
+    // A struct of strings and a JSON value: serializing it cannot fail.
+    serde_json::to_value(response).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -232,11 +225,5 @@ mod tests {
             Some("arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*")
         );
         assert_eq!(whole_stage("not-an-arn"), None);
-    }
-
-    #[test]
-    fn unknown_events_are_not_parsed() {
-        assert!(AuthorizerEvent::parse(json!({"hello": "world"})).is_none());
-        assert!(AuthorizerEvent::parse(json!("text")).is_none());
     }
 }

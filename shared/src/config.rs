@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::codes::CodePolicy;
 use crate::codes::CodePurpose;
+use crate::cors::AllowedOrigins;
 use crate::keys::KeyRingLocation;
 use crate::passwords::HashParams;
 use crate::store::TableNames;
@@ -62,6 +63,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// A PEM file of roots to trust instead of Amazon Trust Services' (`AWS_CA_BUNDLE`).
     pub ca_bundle: Option<String>,
+    /// Origins browsers may call from (`CORS_ALLOWED_ORIGINS`, default `*`).
+    pub cors: AllowedOrigins,
 }
 
 /// What the mailer needs, and how long codes live.
@@ -256,6 +259,7 @@ impl Config {
                 1..=MAX_SESSIONS_LIMIT as u64,
             )? as usize,
             ca_bundle: lookup(CA_BUNDLE_VARIABLE).filter(|path| !path.trim().is_empty()),
+            cors: AllowedOrigins::parse(&lookup("CORS_ALLOWED_ORIGINS").unwrap_or_default()),
         })
     }
 }

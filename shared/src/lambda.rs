@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
+use lambda_http::http::header;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
@@ -79,12 +80,9 @@ impl FromConfig for Accounts {
 }
 
 impl FromConfig for Profiles {
-    /// Profiles, checking unvouched tokens: no password hasher.
+    /// Profiles: the store alone (the authorizer vouched for the caller).
     fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
-        Ok(Self::new(
-            store(config, parts),
-            Tokens::from_config(config, parts)?,
-        ))
+        Ok(Self::new(store(config, parts)))
     }
 }
 
@@ -120,36 +118,47 @@ pub async fn connect(config: &Config, clock: SharedClock) -> Result<Parts, Error
 /// Cold start: logging, configuration, the clients and key ring, then the state `S`. The state
 /// lives as long as the process (Lambda keeps it for every invocation), so it is leaked once
 /// and borrowed for `'static` by each invocation.
-async fn cold_start<S: FromConfig + 'static>() -> Result<&'static S, Error> {
+async fn cold_start<S: FromConfig + 'static>() -> Result<(&'static S, &'static Config), Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let parts = connect(&config, Arc::new(SystemClock)).await?;
     let state = S::from_config(&config, &parts)?;
-    Ok(Box::leak(Box::new(state)))
+    Ok((Box::leak(Box::new(state)), Box::leak(Box::new(config))))
 }
 
-/// Serves one HTTP route: builds `handler`'s state `S` once, then answers every request with it.
+/// Serves one HTTP route: builds `handler`'s state `S` once, then answers every request with
+/// it, adding the CORS headers of the request's origin to every response.
 pub async fn serve<S, F, Fut>(handler: F) -> Result<(), Error>
 where
     S: FromConfig + Sync + 'static,
     F: Fn(&'static S, Request) -> Fut,
     Fut: Future<Output = Answer> + Send,
 {
-    let state = cold_start::<S>().await?;
+    let (state, config) = cold_start::<S>().await?;
     lambda_http::run(service_fn(move |request: Request| {
+        let origin = request.headers().get(header::ORIGIN).cloned();
         let answer = handler(state, request);
-        async move { Ok::<_, Error>(respond(answer.await)) }
+        async move {
+            let mut response = respond(answer.await);
+            config
+                .cors
+                .add_headers(origin.as_ref(), response.headers_mut());
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }
 
-/// Serves the API Gateway authorizer (REST or HTTP API events).
+/// Serves the REST API's REQUEST authorizer: a policy, or the error whose message API Gateway
+/// reads (`Unauthorized`: its 401 response; anything else: its authorizer failure response).
 pub async fn serve_authorizer() -> Result<(), Error> {
-    let authorizer = cold_start::<Authorizer>().await?;
+    let (authorizer, _) = cold_start::<Authorizer>().await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             // Boxed: the nested futures are otherwise too deep for the compiler's layout queries.
-            Ok::<_, Error>(Box::pin(authorizer.handle(event.payload)).await)
+            Box::pin(authorizer.handle(event.payload))
+                .await
+                .map_err(Error::from)
         },
     ))
     .await
@@ -236,7 +245,7 @@ pub async fn mail(mailer: &Mailer, event: serde_json::Value) -> Result<serde_jso
 
 /// Serves the mailer: outbox stream batches and sweeps.
 pub async fn serve_mailer() -> Result<(), Error> {
-    let mailer = cold_start::<Mailer>().await?;
+    let (mailer, _) = cold_start::<Mailer>().await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             Box::pin(mail(mailer, event.payload)).await

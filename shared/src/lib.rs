@@ -17,7 +17,7 @@
 //! | 0 foundation | `ids`, `clock`, `retry` | random identifiers, the injectable clock, the one loop that retries lost races |
 //! | 1 domain | `codes`, `common_passwords`, `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::keyring`, `tokens::records`, `accounts::records` | one-time codes, their records and messages, the list of common passwords, values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing keys, the key ring and its rotation rules, the records the use-cases and the store exchange |
 //! | 2 store | `store`, `keys`, `ses` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`]; the key ring's source (Secrets Manager or a file) and the ring a function holds; sending mail through SES |
-//! | 3 edges in | `problem`, `request`, `config` | every client-visible error and its one mapping to HTTP; reading requests; reading the environment |
+//! | 3 edges in | `problem`, `request`, `cors`, `config` | every client-visible error and its one mapping to HTTP; reading requests; the CORS headers of every response; reading the environment |
 //! | 4 use-cases | `tokens`, `accounts`, `profiles`, `authorizer`, `rotation`, `mailer` | what the API does, on parsed types, through the store; the key ring's rotation steps; the mailer that sends the outbox |
 //! | 5 entry | `handlers`, `telemetry`, `lambda` | one handler per route, logging, and the cold start that wires it all |
 
@@ -27,6 +27,7 @@ pub mod clock;
 pub mod codes;
 pub mod common_passwords;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod handlers;
 pub mod ids;

@@ -89,6 +89,18 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<Credentials>, Api
     }
 }
 
+/// The account id the authorizer vouched for: `userId` of the request context API Gateway
+/// filled from the authorizer's answer. `None` where no authorizer ran: a route that needs a
+/// caller refuses then, never falls back to checking a token itself.
+pub fn authorized_user(request: &Request) -> Option<&str> {
+    request
+        .request_context_ref()?
+        .authorizer()?
+        .fields
+        .get("userId")?
+        .as_str()
+}
+
 /// The token a request presents; see [`token_from`].
 pub fn presented_token(request: &Request) -> Option<String> {
     let query = request.query_string_parameters_ref();

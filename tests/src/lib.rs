@@ -11,6 +11,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use front::events::{self, IncomingRequest};
+use lambda_http::http::{HeaderName, HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
@@ -128,6 +130,7 @@ pub fn test_config() -> Config {
         store_timeout: Duration::from_secs(10),
         max_sessions: tokengate::tokens::records::DEFAULT_MAX_SESSIONS,
         ca_bundle: None,
+        cors: tokengate::cors::AllowedOrigins::Any,
     }
 }
 
@@ -160,12 +163,32 @@ impl TestApp {
 
     /// A world over `client` (which may point anywhere), creating the tables when asked.
     pub async fn with_client(client: Client, config: Config, create_tables: bool) -> Self {
+        Self::with_client_at(client, config, create_tables, START).await
+    }
+
+    /// A world over the tables and key ring of the API `make test` runs (`TOKENGATE_API_URL`,
+    /// `KEY_RING_FILE`), its clock at `now`: what it issues, the running API checks.
+    pub async fn over_running_api(now: u64) -> Self {
+        let url = std::env::var("TOKENGATE_API_URL").expect("TOKENGATE_API_URL: run `make test`");
+        let port = url.rsplit(':').next().expect("a port").to_owned();
+        let ring = std::env::var("KEY_RING_FILE").expect("KEY_RING_FILE: run `make test`");
+        let config = Config {
+            users_table: format!("e2e-users-{port}"),
+            tokens_table: format!("e2e-tokens-{port}"),
+            outbox_table: format!("e2e-outbox-{port}"),
+            key_ring: KeyRingLocation::File(ring.into()),
+            ..test_config()
+        };
+        Self::with_client_at(local_client().await, config, false, now).await
+    }
+
+    async fn with_client_at(client: Client, config: Config, create_tables: bool, now: u64) -> Self {
         if create_tables {
             store::create_tables(&client, &config.tables())
                 .await
                 .expect("create test tables");
         }
-        let clock = ManualClock::at(START);
+        let clock = ManualClock::at(now);
         let keys = load_keys(&config, &clock).await;
         let parts = Parts {
             client: client.clone(),
@@ -393,61 +416,54 @@ where
     respond(handler(state, request).await)
 }
 
-/// An API Gateway HTTP API (payload 2.0) event under construction.
+/// A request as the deployed REST API hands it to a function (payload 1.0 proxy event, every
+/// body base64-encoded as `BinaryMediaTypes: ['*/*']` makes it), built by the local front's own
+/// event code, under construction.
 pub struct ApiRequest {
-    event: Value,
+    request: IncomingRequest,
+    path_parameters: HashMap<String, String>,
+    authorizer: Option<HashMap<String, Value>>,
 }
 
 impl ApiRequest {
-    fn new(method: &str, path: &str) -> Self {
+    fn new(method: Method, path: &str) -> Self {
+        let mut request = IncomingRequest::new(method, path);
+        request.source_ip = "192.0.2.1".to_owned();
+        request.request_id = "test-request".to_owned();
+        request
+            .headers
+            .insert("host", "api.example.test".parse().unwrap());
+        request
+            .headers
+            .insert("user-agent", "tokengate-tests".parse().unwrap());
         Self {
-            event: json!({
-                "version": "2.0",
-                "routeKey": format!("{method} {path}"),
-                "rawPath": path,
-                "rawQueryString": "",
-                "headers": {"host": "api.example.test", "user-agent": "tokengate-tests"},
-                "requestContext": {
-                    "accountId": "123456789012",
-                    "apiId": "api",
-                    "domainName": "api.example.test",
-                    "domainPrefix": "api",
-                    "http": {
-                        "method": method,
-                        "path": path,
-                        "protocol": "HTTP/1.1",
-                        "sourceIp": "192.0.2.1",
-                        "userAgent": "tokengate-tests"
-                    },
-                    "requestId": "test-request",
-                    "routeKey": format!("{method} {path}"),
-                    "stage": "$default",
-                    "time": "01/Jan/2100:00:00:00 +0000",
-                    "timeEpoch": START * 1000
-                },
-                "isBase64Encoded": false
-            }),
+            request,
+            path_parameters: HashMap::new(),
+            authorizer: None,
         }
     }
 
     /// A GET of `path`.
     pub fn get(path: &str) -> Self {
-        Self::new("GET", path)
+        Self::new(Method::GET, path)
     }
 
     /// A DELETE of `path`.
     pub fn delete(path: &str) -> Self {
-        Self::new("DELETE", path)
+        Self::new(Method::DELETE, path)
     }
 
     /// A POST to `path`.
     pub fn post(path: &str) -> Self {
-        Self::new("POST", path)
+        Self::new(Method::POST, path)
     }
 
-    /// Adds a header.
+    /// Adds a header (replacing one of the same name).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.event["headers"][name.to_ascii_lowercase()] = Value::String(value.into());
+        let name = HeaderName::try_from(name).expect("a header name");
+        self.request
+            .headers
+            .insert(name, HeaderValue::try_from(value).expect("a header value"));
         self
     }
 
@@ -459,23 +475,23 @@ impl ApiRequest {
 
     /// Adds a query parameter.
     pub fn query(mut self, name: &str, value: &str) -> Self {
-        let raw = self.event["rawQueryString"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let pair = format!("{name}={}", percent_encode(value));
-        self.event["rawQueryString"] = Value::String(if raw.is_empty() {
-            pair
-        } else {
-            format!("{raw}&{pair}")
-        });
-        self.event["queryStringParameters"][name] = Value::String(value.into());
+        self.request.query.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    /// Sets what an HTTP API Lambda authorizer put in the request context.
+    /// Names a path parameter of the route, as API Gateway does from `{name}` in its path.
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        self.path_parameters
+            .insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets what the REST API's Lambda authorizer put in the request context.
     pub fn authorizer_context(mut self, context: Value) -> Self {
-        self.event["requestContext"]["authorizer"] = json!({"lambda": context});
+        let Value::Object(fields) = context else {
+            panic!("an authorizer context is a JSON object");
+        };
+        self.authorizer = Some(fields.into_iter().collect());
         self
     }
 
@@ -486,16 +502,13 @@ impl ApiRequest {
     }
 
     /// Sets a raw text body.
-    pub fn text(mut self, body: &str) -> Self {
-        self.event["body"] = Value::String(body.into());
-        self.event["isBase64Encoded"] = Value::Bool(false);
-        self
+    pub fn text(self, body: &str) -> Self {
+        self.bytes(body.as_bytes())
     }
 
-    /// Sets a binary body, base64-encoded as API Gateway sends it.
+    /// Sets a body of any bytes.
     pub fn bytes(mut self, body: &[u8]) -> Self {
-        self.event["body"] = Value::String(STANDARD.encode(body));
-        self.event["isBase64Encoded"] = Value::Bool(true);
+        self.request.body = body.to_vec();
         self
     }
 
@@ -507,25 +520,28 @@ impl ApiRequest {
     /// The request, or `None` when `lambda_http` refuses the event (as the runtime would,
     /// before any function code runs).
     pub fn try_build(self) -> Option<Request> {
-        lambda_http::request::from_str(&self.event.to_string()).ok()
+        lambda_http::request::from_str(&self.event().to_string()).ok()
     }
 
-    /// The API Gateway event as JSON.
-    pub fn event(&self) -> &Value {
-        &self.event
+    /// The proxy integration event as JSON.
+    pub fn event(&self) -> Value {
+        let resource = self.request.path.clone();
+        let event = events::proxy_event(
+            &self.request,
+            &resource,
+            &self.path_parameters,
+            self.authorizer.clone(),
+            true,
+        );
+        serde_json::to_value(event).expect("an event serializes")
     }
-}
 
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    /// The REQUEST authorizer event API Gateway would send for this request.
+    pub fn authorizer_event(&self) -> Value {
+        let event =
+            events::authorizer_event(&self.request, &self.request.path, &self.path_parameters);
+        serde_json::to_value(event).expect("an event serializes")
+    }
 }
 
 /// The response body as text.

@@ -1,7 +1,6 @@
-//! The API's routes are written down in three places that must agree: `openapi.yaml` (what
-//! clients are told), the `cargo lambda watch` router in `Cargo.toml` (what `make run` serves)
-//! and the `HttpApi` events of `template.yaml` (what `sam deploy` serves). These tests read
-//! the three files only: no DynamoDB, no network.
+//! The API is written down in two places that must agree: `openapi.yaml` (what clients are
+//! told) and `template.yaml` (what `sam deploy` serves, and what the local front reads for
+//! `make run`). These tests read the files only: no DynamoDB, no network.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -78,46 +77,19 @@ fn openapi_routes() -> BTreeSet<Route> {
     routes
 }
 
-/// The routes `[workspace.metadata.lambda.watch.router]` serves, with their function.
-fn router() -> BTreeMap<Route, String> {
-    let manifest: toml::Table = read("Cargo.toml").parse().expect("parsing Cargo.toml");
-    let router = ["workspace", "metadata", "lambda", "watch", "router"]
-        .iter()
-        .try_fold(&toml::Value::Table(manifest), |value, key| value.get(key))
-        .and_then(toml::Value::as_table)
-        .expect("Cargo.toml: no [workspace.metadata.lambda.watch.router] table")
-        .clone();
+/// The routes the local front serves (read from template.yaml by its own code), with their
+/// function.
+fn front_routes() -> BTreeMap<Route, String> {
+    let api = front::Api::from_template(&read("template.yaml"), &Default::default())
+        .expect("the front reads template.yaml");
     let mut routes = BTreeMap::new();
-    for (path, entry) in router {
-        // `"/path" = "function"` (any method), `{ method, function }` or a list of those.
-        let entries = match entry {
-            toml::Value::Array(entries) => entries,
-            other => vec![other],
-        };
-        for entry in entries {
-            let (method, function) = match &entry {
-                toml::Value::String(function) => ("ANY", function.as_str()),
-                toml::Value::Table(table) => (
-                    table
-                        .get("method")
-                        .and_then(toml::Value::as_str)
-                        .unwrap_or("ANY"),
-                    table
-                        .get("function")
-                        .and_then(toml::Value::as_str)
-                        .unwrap_or_else(|| panic!("Cargo.toml router: {path} has no `function`")),
-                ),
-                other => {
-                    panic!("Cargo.toml router: {path} = {other} is neither a function nor a table")
-                }
-            };
-            let route = route(method, &path);
-            let description = format!("{} {}", route.0, route.1);
-            assert!(
-                routes.insert(route, function.to_owned()).is_none(),
-                "Cargo.toml router: {description} is declared more than once"
-            );
-        }
+    for served in api.routes {
+        let route = route(&served.method, &served.path);
+        let description = show(&route);
+        assert!(
+            routes.insert(route, served.function).is_none(),
+            "the front: {description} is served twice"
+        );
     }
     routes
 }
@@ -131,7 +103,7 @@ fn template_str<'a>(value: Option<&'a Yaml>, what: &str) -> &'a str {
     }
 }
 
-/// The `HttpApi` events of the template's functions, with the binary each function builds.
+/// The `Api` events of the template's functions, with the binary each function builds.
 fn template() -> BTreeMap<Route, String> {
     let template = yaml("template.yaml");
     let resources = template
@@ -158,7 +130,7 @@ fn template() -> BTreeMap<Route, String> {
             continue;
         };
         for (event, definition) in events {
-            if definition.get("Type").and_then(Yaml::as_str) != Some("HttpApi") {
+            if definition.get("Type").and_then(Yaml::as_str) != Some("Api") {
                 continue;
             }
             let event = event.as_str().unwrap_or("?");
@@ -182,15 +154,15 @@ fn show(route: &Route) -> String {
 }
 
 #[test]
-fn openapi_router_and_template_declare_the_same_routes() {
+fn openapi_template_and_the_local_front_declare_the_same_routes() {
     let sources: [(&str, BTreeSet<Route>); 3] = [
         ("openapi.yaml", openapi_routes()),
         (
-            "Cargo.toml [workspace.metadata.lambda.watch.router]",
-            router().into_keys().collect(),
+            "the local front (tools/front)",
+            front_routes().into_keys().collect(),
         ),
         (
-            "template.yaml (HttpApi events)",
+            "template.yaml (Api events)",
             template().into_keys().collect(),
         ),
     ];
@@ -229,8 +201,13 @@ fn openapi_router_and_template_declare_the_same_routes() {
 
 #[test]
 fn each_route_runs_the_same_function_locally_and_deployed() {
-    let local = router();
+    let local = front_routes();
     let deployed = template();
+    assert_eq!(
+        local.len(),
+        deployed.len(),
+        "the front serves every route the template has"
+    );
     let mut drift = String::new();
     for (route, function) in &local {
         if let Some(binary) = deployed.get(route)
@@ -238,7 +215,7 @@ fn each_route_runs_the_same_function_locally_and_deployed() {
         {
             writeln!(
                 drift,
-                "  {:<24} Cargo.toml router runs `{function}`, template.yaml builds `{binary}`",
+                "  {:<24} the front runs `{function}`, template.yaml builds `{binary}`",
                 show(route)
             )
             .unwrap();

@@ -1,5 +1,6 @@
-//! End to end over HTTP: the API as `cargo lambda watch` serves it (started by `make test`,
-//! which exports its address as `TOKENGATE_API_URL`).
+//! End to end over HTTP: the API as `make run` serves it, the local front in front of the
+//! functions under `cargo lambda watch` (started by `make test`, which exports its address as
+//! `TOKENGATE_API_URL`). The front's own behaviour is tests/tests/front.rs.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -151,24 +152,6 @@ async fn errors_over_http_are_problem_json() {
 }
 
 #[tokio::test]
-async fn the_protected_route_answers_the_caller_over_http() {
-    let (base, http) = (api_url(), reqwest::Client::new());
-    let signup = sign_up(&http, &base).await;
-    let token = signup["x-auth-token"].as_str().unwrap();
-    let me = http
-        .get(format!("{base}/api/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    let me: Value = me.json().await.unwrap();
-    assert_eq!(me["userObj"], signup["userObj"]);
-    let anonymous = http.get(format!("{base}/api/me")).send().await.unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test]
 async fn password_change_logout_and_logout_all_over_http() {
     let (base, http) = (api_url(), reqwest::Client::new());
     let signup = sign_up(&http, &base).await;
@@ -223,68 +206,6 @@ async fn password_change_logout_and_logout_all_over_http() {
     .await;
     assert_eq!(everywhere, json!({"success": true, "revoked": 1}));
     assert!(!valid(third).await);
-}
-
-/// Invokes the authorizer under `cargo lambda watch` with `cargo lambda invoke`.
-fn invoke_authorizer(event: &Value) -> Value {
-    let port = api_url().rsplit(':').next().unwrap().to_owned();
-    let file = std::env::temp_dir().join(format!(
-        "authorizer-event-{}.json",
-        tokengate::ids::TokenId::generate()
-    ));
-    std::fs::write(&file, event.to_string()).unwrap();
-    let output = std::process::Command::new("cargo")
-        .args([
-            "lambda",
-            "invoke",
-            "authorizer",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port,
-        ])
-        .arg("--data-file")
-        .arg(&file)
-        .args(["--output-format", "json"])
-        .output()
-        .expect("cargo lambda is on PATH under `make test`");
-    let _ = std::fs::remove_file(&file);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("authorizer answered JSON")
-}
-
-#[tokio::test]
-async fn the_authorizer_runs_under_cargo_lambda_watch() {
-    let (base, http) = (api_url(), reqwest::Client::new());
-    let signup = sign_up(&http, &base).await;
-    let token = signup["x-auth-token"].as_str().unwrap();
-    let event = |token: &str| {
-        json!({
-            "version": "2.0", "type": "REQUEST",
-            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/api/me",
-            "identitySource": [], "routeKey": "GET /api/me", "rawPath": "/api/me", "rawQueryString": "",
-            "headers": {"authorization": format!("Bearer {token}")},
-            "requestContext": {"accountId": "123456789012", "apiId": "api", "domainName": "localhost", "domainPrefix": "localhost",
-                "http": {"method": "GET", "path": "/api/me", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "e2e"},
-                "requestId": "e2e", "routeKey": "GET /api/me", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0}
-        })
-    };
-    let allowed = tokio::task::spawn_blocking({
-        let event = event(token);
-        move || invoke_authorizer(&event)
-    })
-    .await
-    .unwrap();
-    assert_eq!(allowed["isAuthorized"], true, "{allowed}");
-    assert_eq!(allowed["context"]["userId"], signup["userObj"]["id"]);
-    let denied = tokio::task::spawn_blocking(move || invoke_authorizer(&event("tg1_garbage")))
-        .await
-        .unwrap();
-    assert_eq!(denied["isAuthorized"], false, "{denied}");
 }
 
 #[tokio::test]

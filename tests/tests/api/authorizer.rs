@@ -1,68 +1,31 @@
+//! The REST API's REQUEST authorizer: what it answers API Gateway for each kind of token.
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokengate::authorizer::Authorizer;
-use tokengate_tests::{START, TTL_SECONDS, TestApp, test_config};
+use tokengate::authorizer::{Authorizer, AuthorizerError};
+use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp};
 
-const ROUTE_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/api/me";
-const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/api/me";
+/// The method ARN the local front's events name for `GET /api/me`.
+const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:local/local/GET/api/me";
 
-/// A token's three places, as an HTTP API 2.0 authorizer event would carry them.
+/// A token's three places.
 pub(crate) enum Place {
     Bearer,
     Header,
     Query,
 }
 
-pub(crate) fn http_api_event(token: Option<&str>, place: Place) -> Value {
-    let mut event = json!({
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": ROUTE_ARN,
-        "identitySource": [],
-        "routeKey": "GET /api/me",
-        "rawPath": "/api/me",
-        "rawQueryString": "",
-        "headers": {"host": "abcdef123.execute-api.us-east-1.amazonaws.com", "user-agent": "curl/8"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "abcdef123", "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abcdef123",
-            "http": {"method": "GET", "path": "/api/me", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "curl/8"},
-            "requestId": "req", "routeKey": "GET /api/me", "stage": "$default", "time": "01/Jan/2100:00:00:00 +0000", "timeEpoch": START * 1000
-        }
-    });
-    if let Some(token) = token {
-        match place {
-            Place::Bearer => event["headers"]["authorization"] = json!(format!("Bearer {token}")),
-            Place::Header => event["headers"]["x-auth-token"] = json!(token),
-            Place::Query => {
-                event["rawQueryString"] = json!(format!("x-auth-token={token}"));
-                event["queryStringParameters"] = json!({"x-auth-token": token});
-            }
-        }
-    }
-    event
-}
-
-fn rest_api_event(token: Option<&str>) -> Value {
-    let mut headers = json!({"Host": "abcdef123.execute-api.us-east-1.amazonaws.com"});
-    if let Some(token) = token {
-        headers["Authorization"] = json!(format!("Bearer {token}"));
-    }
-    json!({
-        "type": "REQUEST",
-        "methodArn": METHOD_ARN,
-        "resource": "/api/me",
-        "path": "/api/me",
-        "httpMethod": "GET",
-        "headers": headers,
-        "multiValueHeaders": {},
-        "queryStringParameters": {},
-        "multiValueQueryStringParameters": {},
-        "pathParameters": {},
-        "stageVariables": {},
-        "requestContext": {"accountId": "123456789012", "apiId": "abcdef123", "stage": "prod", "requestId": "r", "httpMethod": "GET", "resourcePath": "/api/me", "path": "/prod/api/me", "identity": {"sourceIp": "192.0.2.1"}}
-    })
+/// The REQUEST authorizer event of `GET /api/me` presenting `token` at `place`.
+pub(crate) fn authorizer_event(token: Option<&str>, place: Place) -> Value {
+    let request = ApiRequest::get("/api/me");
+    let request = match (token, place) {
+        (None, _) => request,
+        (Some(token), Place::Bearer) => request.header("Authorization", &format!("Bearer {token}")),
+        (Some(token), Place::Header) => request.header("X-Auth-Token", token),
+        (Some(token), Place::Query) => request.query("x-auth-token", token),
+    };
+    request.authorizer_event()
 }
 
 /// Signs up and returns (token, user id, token id).
@@ -74,37 +37,79 @@ async fn issued(app: &TestApp, email: &str) -> (String, String, String) {
     (token, user, claims.token.to_string())
 }
 
-pub(crate) fn allowed_http(response: &Value) -> bool {
-    response["isAuthorized"].as_bool().expect("simple response")
+/// Whether the authorizer's answer is an allow (a policy, with an Allow statement).
+pub(crate) fn allowed(answer: &Result<Value, AuthorizerError>) -> bool {
+    matches!(answer, Ok(policy) if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow")
+}
+
+/// The `detail` a deny's context carries for API Gateway's ACCESS_DENIED response.
+fn denial(answer: &Result<Value, AuthorizerError>) -> String {
+    let policy = answer.as_ref().expect("a policy, not an error");
+    assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        policy["policyDocument"]["Statement"][0]["Resource"],
+        json!([METHOD_ARN])
+    );
+    assert_eq!(policy["principalId"], "anonymous");
+    policy["context"]["detail"]
+        .as_str()
+        .expect("a detail")
+        .to_owned()
 }
 
 #[tokio::test]
-async fn http_api_allows_a_valid_token_in_each_place_with_its_context() {
+async fn a_valid_token_in_each_place_is_allowed_on_the_whole_stage_with_its_context() {
     let app = TestApp::spawn().await;
     let (token, user, _) = issued(&app, "authz@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::ZERO);
     for place in [Place::Bearer, Place::Header, Place::Query] {
-        let response = authorizer.handle(http_api_event(Some(&token), place)).await;
+        let policy = authorizer
+            .handle(authorizer_event(Some(&token), place))
+            .await
+            .unwrap();
+        assert_eq!(policy["principalId"], user);
+        let statement = &policy["policyDocument"]["Statement"][0];
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(statement["Action"], json!(["execute-api:Invoke"]));
         assert_eq!(
-            response,
-            json!({"isAuthorized": true, "context": {"userId": user, "clientId": "default", "expire": START + TTL_SECONDS}})
+            statement["Resource"],
+            json!(["arn:aws:execute-api:us-east-1:123456789012:local/local/*"])
+        );
+        assert_eq!(
+            policy["context"],
+            json!({"userId": user, "clientId": "default", "expire": START + TTL_SECONDS})
         );
     }
 }
 
 #[tokio::test]
-async fn http_api_denies_missing_garbage_forged_and_expired_tokens() {
+async fn no_token_is_api_gateways_unauthorized_error_and_nothing_else_is() {
+    let app = TestApp::spawn().await;
+    let authorizer = Authorizer::new(app.tokens.clone(), Duration::ZERO);
+    for event in [
+        authorizer_event(None, Place::Bearer),
+        ApiRequest::get("/api/me")
+            .header("Authorization", "Bearer   ")
+            .authorizer_event(),
+        ApiRequest::get("/api/me")
+            .header("X-Auth-Token", "")
+            .authorizer_event(),
+    ] {
+        let answer = authorizer.handle(event).await;
+        assert!(
+            matches!(answer, Err(AuthorizerError::NoCredentials)),
+            "{answer:?}"
+        );
+        // API Gateway's UNAUTHORIZED response is chosen by this exact message.
+        assert_eq!(answer.unwrap_err().to_string(), "Unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn garbage_forged_and_expired_tokens_are_denied_with_the_reason_as_detail() {
     let app = TestApp::spawn().await;
     let (token, _, _) = issued(&app, "deny@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::from_secs(10));
-    assert!(!allowed_http(
-        &authorizer.handle(http_api_event(None, Place::Bearer)).await
-    ));
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some("garbage"), Place::Header))
-            .await
-    ));
     let forged = tokengate::tokens::SigningKey::new(&[1; 32])
         .unwrap()
         .token_for(
@@ -112,18 +117,22 @@ async fn http_api_denies_missing_garbage_forged_and_expired_tokens() {
             &tokengate::ids::UserId::generate(),
             &tokengate::ids::TokenId::generate(),
         );
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(forged.expose()), Place::Query))
-            .await
-    ));
+    for (token, place) in [
+        ("garbage", Place::Header),
+        (forged.expose(), Place::Query),
+        ("tg1_nope", Place::Bearer),
+    ] {
+        let answer = authorizer
+            .handle(authorizer_event(Some(token), place))
+            .await;
+        assert_eq!(denial(&answer), "Invalid access token.");
+    }
 
     app.clock.advance(TTL_SECONDS);
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    let answer = authorizer
+        .handle(authorizer_event(Some(&token), Place::Bearer))
+        .await;
+    assert_eq!(denial(&answer), "Access token expired.");
     assert!(
         app.scan(&app.config.tokens_table)
             .await
@@ -134,38 +143,7 @@ async fn http_api_denies_missing_garbage_forged_and_expired_tokens() {
 }
 
 #[tokio::test]
-async fn rest_api_allow_covers_the_whole_stage_and_deny_names_the_method() {
-    let app = TestApp::spawn().await;
-    let (token, user, _) = issued(&app, "rest-authz@example.com").await;
-    let authorizer = Authorizer::new(app.tokens.clone(), Duration::ZERO);
-
-    let allow = authorizer.handle(rest_api_event(Some(&token))).await;
-    assert_eq!(allow["principalId"], user);
-    let statement = &allow["policyDocument"]["Statement"][0];
-    assert_eq!(statement["Effect"], "Allow");
-    assert_eq!(statement["Action"], json!(["execute-api:Invoke"]));
-    assert_eq!(
-        statement["Resource"],
-        json!(["arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*"])
-    );
-    assert_eq!(
-        allow["context"],
-        json!({"userId": user, "clientId": "default", "expire": START + TTL_SECONDS})
-    );
-
-    for event in [rest_api_event(None), rest_api_event(Some("tg1_nope"))] {
-        let deny = authorizer.handle(event).await;
-        assert_eq!(deny["policyDocument"]["Statement"][0]["Effect"], "Deny");
-        assert_eq!(
-            deny["policyDocument"]["Statement"][0]["Resource"],
-            json!([METHOD_ARN])
-        );
-        assert_eq!(deny["principalId"], "anonymous");
-    }
-}
-
-#[tokio::test]
-async fn a_store_fault_is_a_deny_not_an_error() {
+async fn a_store_fault_is_an_authorizer_failure_never_an_allow() {
     let app = TestApp::spawn().await;
     let (token, _, _) = issued(&app, "fault-authz@example.com").await;
     let healthy = tokengate::store::connect(Duration::from_millis(300), None)
@@ -180,14 +158,18 @@ async fn a_store_fault_is_a_deny_not_an_error() {
     );
     let broken = TestApp::with_client(down, app.config.clone(), false).await;
     let authorizer = Authorizer::new(broken.tokens.clone(), Duration::from_secs(10));
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
-    let deny = authorizer.handle(rest_api_event(Some(&token))).await;
-    assert_eq!(deny["policyDocument"]["Statement"][0]["Effect"], "Deny");
-    let _ = test_config;
+    let answer = authorizer
+        .handle(authorizer_event(Some(&token), Place::Bearer))
+        .await;
+    assert!(
+        matches!(answer, Err(AuthorizerError::Unavailable)),
+        "{answer:?}"
+    );
+    assert_ne!(
+        answer.unwrap_err().to_string(),
+        "Unauthorized",
+        "a fault is not a 401"
+    );
 }
 
 #[tokio::test]
@@ -195,29 +177,16 @@ async fn a_cached_allow_outlives_revocation_only_within_the_window() {
     let app = TestApp::spawn().await;
     let (token, user, token_id) = issued(&app, "cache@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::from_secs(10));
-    assert!(allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    let event = || authorizer_event(Some(&token), Place::Bearer);
+    assert!(allowed(&authorizer.handle(event()).await));
 
     app.revoke_in_store(&user, &token_id).await;
     app.clock.advance(9);
-    assert!(
-        allowed_http(
-            &authorizer
-                .handle(http_api_event(Some(&token), Place::Bearer))
-                .await
-        ),
-        "cached"
-    );
+    assert!(allowed(&authorizer.handle(event()).await), "cached");
     app.clock.advance(1);
-    assert!(
-        !allowed_http(
-            &authorizer
-                .handle(http_api_event(Some(&token), Place::Bearer))
-                .await
-        ),
+    assert_eq!(
+        denial(&authorizer.handle(event()).await),
+        "Invalid access token.",
         "window over"
     );
 }
@@ -227,17 +196,10 @@ async fn with_caching_off_revocation_is_seen_at_once() {
     let app = TestApp::spawn().await;
     let (token, user, token_id) = issued(&app, "nocache@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::ZERO);
-    assert!(allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    let event = || authorizer_event(Some(&token), Place::Bearer);
+    assert!(allowed(&authorizer.handle(event()).await));
     app.revoke_in_store(&user, &token_id).await;
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    assert!(!allowed(&authorizer.handle(event()).await));
 }
 
 #[tokio::test]
@@ -245,32 +207,28 @@ async fn a_cached_allow_never_outlives_the_tokens_expiry() {
     let app = TestApp::spawn().await;
     let (token, _, _) = issued(&app, "edge@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::from_secs(600));
+    let event = || authorizer_event(Some(&token), Place::Bearer);
     app.clock.advance(TTL_SECONDS - 3);
-    assert!(allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    assert!(allowed(&authorizer.handle(event()).await));
     app.clock.advance(2);
-    assert!(allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    assert!(allowed(&authorizer.handle(event()).await));
     app.clock.advance(1);
-    assert!(!allowed_http(
-        &authorizer
-            .handle(http_api_event(Some(&token), Place::Bearer))
-            .await
-    ));
+    assert_eq!(
+        denial(&authorizer.handle(event()).await),
+        "Access token expired."
+    );
 }
 
 #[tokio::test]
-async fn unknown_events_are_denied() {
+async fn events_that_are_not_request_authorizer_events_are_denied() {
     let app = TestApp::spawn().await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::ZERO);
-    assert_eq!(
-        authorizer.handle(json!({"unexpected": true})).await,
-        json!({"isAuthorized": false})
-    );
+    for event in [
+        json!({"unexpected": true}),
+        json!("text"),
+        json!({"headers": 5}),
+    ] {
+        let answer = authorizer.handle(event).await.unwrap();
+        assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Deny");
+    }
 }

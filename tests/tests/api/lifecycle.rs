@@ -11,7 +11,7 @@ use tokengate_tests::{
     ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call, local_client, text,
 };
 
-use crate::authorizer::{Place, allowed_http, http_api_event};
+use crate::authorizer::{Place, allowed, authorizer_event};
 
 const PASSWORD: &str = "correct horse";
 
@@ -355,9 +355,9 @@ async fn the_authorizer_sees_a_logout_at_once_without_a_cache_and_within_its_win
     let uncached = Authorizer::new(app.tokens.clone(), Duration::ZERO);
     let cached = Authorizer::new(app.tokens.clone(), Duration::from_secs(10));
     let token = log_in(&app, "gate@example.com", PASSWORD, "default").await;
-    let event = || http_api_event(Some(&token), Place::Bearer);
-    assert!(allowed_http(&uncached.handle(event()).await));
-    assert!(allowed_http(&cached.handle(event()).await));
+    let event = || authorizer_event(Some(&token), Place::Bearer);
+    assert!(allowed(&uncached.handle(event()).await));
+    assert!(allowed(&cached.handle(event()).await));
 
     let response = logout(
         &app,
@@ -367,17 +367,17 @@ async fn the_authorizer_sees_a_logout_at_once_without_a_cache_and_within_its_win
     assert_eq!(response.status(), 200);
     assert!(!app.verifies(&token).await, "verify sees it at once");
     assert!(
-        !allowed_http(&uncached.handle(event()).await),
+        !allowed(&uncached.handle(event()).await),
         "AUTHORIZER_CACHE_SECONDS=0: at once"
     );
     app.clock.advance(9);
     assert!(
-        allowed_http(&cached.handle(event()).await),
+        allowed(&cached.handle(event()).await),
         "still inside the 10 s window"
     );
     app.clock.advance(1);
     assert!(
-        !allowed_http(&cached.handle(event()).await),
+        !allowed(&cached.handle(event()).await),
         "the window is over"
     );
 }

@@ -337,15 +337,13 @@ async fn list(app: &TestApp, token: &str) -> Response<Body> {
 
 /// Revokes session `id` with `token`; the response.
 async fn revoke(app: &TestApp, token: &str, id: &str) -> Response<Body> {
-    let mut event = ApiRequest::delete(&format!("/auth/sessions/{id}"))
-        .header("X-Auth-Token", token)
-        .event()
-        .clone();
-    event["pathParameters"] = json!({"id": id});
     call(
         handlers::revoke_session,
         &app.tokens,
-        lambda_http::request::from_str(&event.to_string()).unwrap(),
+        ApiRequest::delete(&format!("/auth/sessions/{id}"))
+            .header("X-Auth-Token", token)
+            .path_parameter("id", id)
+            .build(),
     )
     .await
 }

@@ -1,73 +1,63 @@
-//! Lambda events as API Gateway delivers them (HTTP API, payload format 2.0).
+//! Lambda events as the REST API delivers them (payload 1.0 proxy events, every body
+//! base64-encoded; REQUEST authorizer events), built by the local front's own event code.
 
-use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
-/// An HTTP API request event for `method path` with `headers` and an optional JSON `body`.
+use front::events::{self, IncomingRequest};
+use lambda_http::http::{HeaderName, HeaderValue, Method};
+use serde_json::Value;
+
+fn request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> IncomingRequest {
+    let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = IncomingRequest::new(method, path);
+    request
+        .headers
+        .insert("user-agent", HeaderValue::from_static("tokengate-bench"));
+    for (name, value) in headers {
+        request.headers.insert(
+            HeaderName::try_from(*name).expect("a header name"),
+            HeaderValue::try_from(*value).expect("a header value"),
+        );
+    }
+    if let Some(body) = body {
+        request.body = body.to_string().into_bytes();
+    }
+    request
+}
+
+/// A REST API proxy event for `method path` with `headers` and an optional JSON `body`.
 pub fn http_request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Value {
-    let headers: Map<String, Value> = headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), Value::from(*value)))
-        .collect();
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "bench",
-            "domainName": "bench.example.com",
-            "domainPrefix": "bench",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "tokengate-bench"
-            },
-            "requestId": "bench",
-            "routeKey": format!("{method} {path}"),
-            "stage": "$default",
-            "time": "01/Jan/2026:00:00:00 +0000",
-            "timeEpoch": 1_767_225_600_000_u64
-        },
-        "body": body.map(Value::to_string),
-        "isBase64Encoded": false
-    })
+    let request = request(method, path, headers, body);
+    let event = events::proxy_event(&request, path, &HashMap::new(), None, true);
+    serde_json::to_value(event).expect("an event serializes")
 }
 
-/// An HTTP API (payload 2.0) authorizer event for `GET /api/me` carrying `Authorization`.
+/// A REQUEST authorizer event for `GET /api/me` carrying `Authorization`.
 pub fn authorizer_request(authorization: Option<&str>) -> Value {
-    let mut event = http_request("GET", "/api/me", &[], None);
-    let fields = event.as_object_mut().expect("an event is an object");
-    fields.insert("type".into(), "REQUEST".into());
-    fields.insert(
-        "routeArn".into(),
-        "arn:aws:execute-api:us-east-1:123456789012:bench/$default/GET/api/me".into(),
-    );
-    fields.insert(
-        "identitySource".into(),
-        json!(authorization.into_iter().collect::<Vec<_>>()),
-    );
-    if let Some(authorization) = authorization {
-        fields.insert("headers".into(), json!({ "authorization": authorization }));
-    }
-    fields.remove("body");
-    fields.remove("isBase64Encoded");
-    event
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|value| ("authorization", value))
+        .into_iter()
+        .collect();
+    let request = request("GET", "/api/me", &headers, None);
+    let event = events::authorizer_event(&request, "/api/me", &HashMap::new());
+    serde_json::to_value(event).expect("an event serializes")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::RequestExt;
-    use tokengate::authorizer::AuthorizerEvent;
+    use serde_json::json;
 
     #[test]
     fn the_http_event_is_read_by_lambda_http() {
@@ -79,18 +69,28 @@ mod tests {
         );
         let request = lambda_http::request::from_str(&event.to_string()).unwrap();
         assert_eq!(request.method(), "POST");
-        assert_eq!(request.uri().path(), "/auth/login");
+        assert!(request.uri().path().ends_with("/auth/login"));
         assert_eq!(request.headers()["authorization"], "Bearer abc");
-        assert!(request.query_string_parameters_ref().is_none());
-        assert!(matches!(request.body(), lambda_http::Body::Text(text) if text.contains("a@b.c")));
+        assert!(
+            request
+                .query_string_parameters_ref()
+                .is_none_or(|query| query.is_empty())
+        );
+        assert!(
+            matches!(request.body(), lambda_http::Body::Binary(bytes) if bytes.starts_with(b"{\"email\""))
+        );
     }
 
     #[test]
-    fn the_authorizer_event_is_an_http_api_event() {
+    fn the_authorizer_event_is_a_rest_request_authorizer_event() {
         let event = authorizer_request(Some("Bearer abc"));
-        assert!(matches!(
-            AuthorizerEvent::parse(event),
-            Some(AuthorizerEvent::HttpApi(_))
-        ));
+        assert_eq!(event["type"], "REQUEST");
+        assert!(
+            event["methodArn"]
+                .as_str()
+                .unwrap()
+                .ends_with("/GET/api/me")
+        );
+        assert_eq!(event["headers"]["authorization"], "Bearer abc");
     }
 }

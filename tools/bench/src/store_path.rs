@@ -147,7 +147,7 @@ pub async fn verify_handler(
     .await
 }
 
-/// The authorizer (HTTP API event, valid token, no cache so every call reads the store)
+/// The authorizer (REST API REQUEST event, valid token, no cache so every call reads the store)
 /// against a bare `GetItem`.
 pub async fn authorizer(
     deployment: &Deployment,
@@ -161,8 +161,11 @@ pub async fn authorizer(
         warmup,
         samples,
         || async {
-            let answer = authorizer.handle(event.clone()).await;
-            assert_eq!(answer["isAuthorized"], true, "authorizer denied: {answer}");
+            let answer = authorizer.handle(event.clone()).await.expect("a policy");
+            assert_eq!(
+                answer["policyDocument"]["Statement"][0]["Effect"], "Allow",
+                "authorizer denied: {answer}"
+            );
         },
         || bare.call(),
     )

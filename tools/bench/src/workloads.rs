@@ -70,7 +70,8 @@ fn route(function: &str) -> (&'static str, &'static str) {
 /// deny for the authorizer), without DynamoDB or argon2.
 pub fn without_credentials(function: &str) -> Value {
     if function == "authorizer" {
-        return authorizer_request(None);
+        // No token at all is the authorizer's error answer; a garbled one its deny.
+        return authorizer_request(Some("Bearer garbled"));
     }
     let (method, path) = route(function);
     http_request(method, path, &[], None)
@@ -78,7 +79,7 @@ pub fn without_credentials(function: &str) -> Value {
 
 /// Whether `answer` is the refusal [`without_credentials`] asks for.
 pub fn is_refusal(answer: &Value) -> bool {
-    answer.get("isAuthorized") == Some(&Value::Bool(false))
+    effect(answer) == Some("Deny")
         || answer["statusCode"]
             .as_u64()
             .is_some_and(|status| (400..500).contains(&status))
@@ -96,10 +97,15 @@ pub fn with_token(function: &str, token: &str) -> Value {
 
 /// Whether `answer` lets a valid token through (HTTP 200, or an authorizer allow).
 pub fn is_success(answer: &Value) -> bool {
-    answer.get("isAuthorized") == Some(&Value::Bool(true))
+    effect(answer) == Some("Allow")
         || answer["statusCode"]
             .as_u64()
             .is_some_and(|status| (200..300).contains(&status))
+}
+
+/// The effect of an authorizer answer's policy, if it is one.
+fn effect(answer: &Value) -> Option<&str> {
+    answer["policyDocument"]["Statement"][0]["Effect"].as_str()
 }
 
 fn body_of(answer: &Value) -> Value {

@@ -1,0 +1,312 @@
+//! The local API front (`tools/front`, what `make run` serves): template.yaml's REST API in
+//! front of the functions, as `make test` runs it (`TOKENGATE_API_URL`, CORS narrowed to
+//! `TOKENGATE_PAGE_ORIGIN`). Protected routes answer the template's Gateway Responses, which
+//! must be the very bytes the functions answer for the same error.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use tokengate_tests::TestApp;
+
+fn api_url() -> String {
+    std::env::var("TOKENGATE_API_URL").expect("TOKENGATE_API_URL is unset: run `make test`")
+}
+
+/// The one origin `make test` allows the API's CORS (`CorsAllowedOrigins`).
+fn page_origin() -> String {
+    std::env::var("TOKENGATE_PAGE_ORIGIN").expect("TOKENGATE_PAGE_ORIGIN is unset: run `make test`")
+}
+
+fn unique_email() -> String {
+    let id = tokengate::ids::TokenId::generate()
+        .to_string()
+        .to_lowercase()
+        .replace(['-', '_'], "x");
+    format!("front-{id}@example.com")
+}
+
+/// Signs up over HTTP; the body.
+async fn sign_up(http: &reqwest::Client, email: &str) -> Value {
+    let response = http
+        .post(format!("{}/auth/signup", api_url()))
+        .json(&json!({"email": email, "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+/// Status, headers and body of `request`.
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+/// Asserts a problem+json answer of `status` with `detail`, as the functions send it.
+fn assert_problem(answer: &(StatusCode, HeaderMap, Vec<u8>), status: u16, detail: &str) {
+    let (actual, headers, body) = answer;
+    let body: Value = serde_json::from_slice(body).unwrap_or_else(|_| panic!("JSON: {body:?}"));
+    assert_eq!(
+        (actual.as_u16(), body["detail"].as_str()),
+        (status, Some(detail)),
+        "{body}"
+    );
+    assert_eq!(body["status"], status);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn the_protected_route_answers_the_caller_the_authorizer_named_in_each_place() {
+    let http = reqwest::Client::new();
+    let signup = sign_up(&http, &unique_email()).await;
+    let token = signup["x-auth-token"].as_str().unwrap();
+    let me = format!("{}/api/me", api_url());
+    for request in [
+        http.get(&me).bearer_auth(token),
+        http.get(&me).header("X-Auth-Token", token),
+        http.get(&me).query(&[("x-auth-token", token)]),
+    ] {
+        let (status, _, body) = answer(request).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, json!({"success": true, "userObj": signup["userObj"]}));
+    }
+}
+
+#[tokio::test]
+async fn refused_tokens_get_the_gateway_responses_in_the_functions_own_bytes() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    let me = format!("{base}/api/me");
+    // /auth/sessions checks its token itself: the function's own answer to compare with.
+    let sessions = format!("{base}/auth/sessions");
+
+    let missing = answer(http.get(&me)).await;
+    assert_problem(&missing, 401, "No authentication credentials provided.");
+    assert_eq!(missing.1["www-authenticate"], r#"Bearer realm="tokengate""#);
+    let function_missing = answer(http.get(&sessions)).await;
+    assert_eq!(
+        missing.2, function_missing.2,
+        "the same bytes as the functions' 401"
+    );
+    assert_eq!(
+        missing.1["www-authenticate"],
+        function_missing.1["www-authenticate"]
+    );
+
+    // Expired: issued over the running API's own tables and keys by a clock two TTLs back.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let past = TestApp::over_running_api(now - 2 * tokengate_tests::TTL_SECONDS).await;
+    let stale = past.sign_up(&unique_email(), "correct horse").await;
+    let stale = stale["x-auth-token"].as_str().unwrap();
+    let expired = answer(http.get(&me).bearer_auth(stale)).await;
+    assert_problem(&expired, 403, "Access token expired.");
+    assert_eq!(
+        expired.1["www-authenticate"],
+        r#"Bearer realm="tokengate", error="invalid_token""#
+    );
+    let function_expired = answer(http.get(&sessions).bearer_auth(stale)).await;
+    assert_eq!(
+        expired.2, function_expired.2,
+        "the same bytes as the functions' 403"
+    );
+    assert_eq!(
+        expired.1["www-authenticate"],
+        function_expired.1["www-authenticate"]
+    );
+
+    // Forged, garbled and revoked: 403 Invalid access token. (only ACCESS_DENIED can say why).
+    let signup = sign_up(&http, &unique_email()).await;
+    let revoked = signup["x-auth-token"].as_str().unwrap().to_owned();
+    let logout = http
+        .post(format!("{base}/auth/logout"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    let forged = tokengate::tokens::SigningKey::new(&[7; 32])
+        .unwrap()
+        .token_for(
+            tokengate::tokens::KeyId(1),
+            &tokengate::ids::UserId::generate(),
+            &tokengate::ids::TokenId::generate(),
+        );
+    for token in [revoked.as_str(), forged.expose(), "garbled"] {
+        let denied = answer(http.get(&me).header("X-Auth-Token", token)).await;
+        assert_problem(&denied, 403, "Invalid access token.");
+        let body: Value = serde_json::from_slice(&denied.2).unwrap();
+        assert_eq!(
+            body["type"],
+            "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.4"
+        );
+        assert_eq!(body["title"], "Forbidden");
+    }
+}
+
+#[tokio::test]
+async fn no_route_is_a_404_problem_not_rests_missing_authentication_token() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    for request in [
+        http.get(format!("{base}/nowhere")),
+        http.delete(format!("{base}/auth/login")),
+        http.get(format!("{base}/auth/sessions/a/b")),
+        http.get(format!("{base}/")),
+    ] {
+        let answer = answer(request).await;
+        assert_problem(&answer, 404, "No route matches this method and path.");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_reaches_the_function_intact_and_gets_its_400() {
+    let http = reqwest::Client::new();
+    let answer = answer(
+        http.post(format!("{}/auth/login", api_url()))
+            .header("content-type", "application/json")
+            .body(vec![0xff, 0xfe, b'{', 0x00]),
+    )
+    .await;
+    assert_problem(
+        &answer,
+        400,
+        "Request body must be a JSON object whose fields are strings (error at line 1, column 1).",
+    );
+}
+
+/// Runs `cargo lambda invoke FUNCTION` against the API's own port with `event`; its stdout.
+fn cargo_lambda_invoke(function: &str, event: &Value) -> Value {
+    let port = api_url().rsplit(':').next().unwrap().to_owned();
+    let output = std::process::Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            function,
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port,
+        ])
+        .args([
+            "--data-ascii",
+            &event.to_string(),
+            "--output-format",
+            "json",
+        ])
+        .output()
+        .expect("cargo lambda is on PATH under `make test`");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the function answered JSON")
+}
+
+#[tokio::test]
+async fn cargo_lambda_invoke_keeps_working_on_the_apis_port() {
+    let http = reqwest::Client::new();
+    let signup = sign_up(&http, &unique_email()).await;
+    let token = signup["x-auth-token"].as_str().unwrap().to_owned();
+    let event = |token: &str| {
+        tokengate_tests::ApiRequest::get("/api/me")
+            .header("Authorization", &format!("Bearer {token}"))
+            .authorizer_event()
+    };
+    let (allow, deny) = tokio::task::spawn_blocking(move || {
+        (
+            cargo_lambda_invoke("authorizer", &event(&token)),
+            cargo_lambda_invoke("authorizer", &event("tg2_garbled")),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        allow["policyDocument"]["Statement"][0]["Effect"], "Allow",
+        "{allow}"
+    );
+    assert_eq!(allow["context"]["userId"], signup["userObj"]["id"]);
+    assert_eq!(
+        deny["policyDocument"]["Statement"][0]["Effect"], "Deny",
+        "{deny}"
+    );
+    assert_eq!(deny["context"]["detail"], "Invalid access token.");
+}
+
+#[tokio::test]
+async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed_origin() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    let allowed = page_origin();
+    let refused = "https://elsewhere.example";
+    for origin in [allowed.as_str(), refused] {
+        let (status, headers, body) = answer(
+            http.request(
+                reqwest::Method::OPTIONS,
+                format!("{base}/auth/sessions/abc"),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "DELETE")
+            .header("Access-Control-Request-Headers", "authorization"),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "preflights never reach the authorizer or a function"
+        );
+        assert!(body.is_empty());
+        // API Gateway's preflight answer is fixed: it names the allowed origin to everyone,
+        // so a browser on any other origin refuses the real request.
+        assert_eq!(headers["access-control-allow-origin"], allowed.as_str());
+        assert_eq!(
+            headers["access-control-allow-methods"],
+            "GET,POST,DELETE,OPTIONS"
+        );
+        assert_eq!(
+            headers["access-control-allow-headers"],
+            "Authorization,X-Auth-Token,X-Client-Id,Content-Type"
+        );
+        assert_eq!(headers["access-control-max-age"], "600");
+    }
+
+    // A function's answer names the caller's origin only when it is allowed.
+    let wrong = |origin: &str| {
+        http.post(format!("{base}/auth/login"))
+            .header("Origin", origin)
+            .basic_auth(unique_email(), Some("wrong password"))
+    };
+    let (status, headers, _) = answer(wrong(&allowed)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["access-control-allow-origin"], allowed.as_str());
+    assert_eq!(headers["vary"], "Origin");
+    assert_eq!(
+        headers["access-control-expose-headers"],
+        "WWW-Authenticate, Retry-After"
+    );
+    let (_, headers, _) = answer(wrong(refused)).await;
+    assert!(!headers.contains_key("access-control-allow-origin"));
+    assert_eq!(headers["vary"], "Origin");
+
+    // The gateway's own 401 carries CORS headers too, so a browser can read its body.
+    let (status, headers, _) = answer(
+        http.get(format!("{base}/api/me"))
+            .header("Origin", &allowed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["access-control-allow-origin"], allowed.as_str());
+    assert_eq!(
+        headers["access-control-expose-headers"],
+        "WWW-Authenticate, Retry-After"
+    );
+}
