@@ -53,4 +53,5 @@ BENCH_FUNCTIONS_DIR="$ROOT/target/release" \
   BENCH_ARGON2_CLI="$cli" \
   BENCH_RUNTIME_API="127.0.0.1:$emulator_port" \
   BENCH_RESULTS="$ROOT/bench/results.md" \
+  BENCH_TEMPLATE="$ROOT/template.yaml" \
   "$ROOT/target/release/bench"

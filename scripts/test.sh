@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: lint, then every test against a DynamoDB Local of its own, with the API running
-# under `cargo lambda watch` for the end-to-end tests; then Schemathesis against the API
+# as `make run` runs it (the local front before `cargo lambda watch`) for the end-to-end tests; then Schemathesis against the API
 # (scripts/schemathesis.sh) and the README's examples against `make run`
 # (scripts/readme-check.sh), each over a stack of its own. Stops at the first failure; stops
 # everything it started, and fails if anything any of its scripts started is still alive.
@@ -37,6 +37,7 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 install_tools
+install_chromium
 log "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -52,9 +53,13 @@ DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
 MOTO_LOG="$ROOT/target/test-logs/moto.log" start_secrets_manager "$(free_port)"
 MAIL_LOG="$ROOT/target/test-logs/mail.log" start_mail "$(free_port)"
 
-# The API under cargo lambda watch, over tables of its own, its functions logging at the finest
-# level a deployment can set: the end-to-end tests scan that log for the secrets they sent.
+# The API (the local front before cargo lambda watch), over tables of its own, its functions
+# logging at the finest level a deployment can set: the end-to-end tests scan that log for the
+# secrets they sent. CORS is narrowed to one origin, the browser test's page.
 api_port=$(free_port)
+page_port=$(free_port)
+export TOKENGATE_PAGE_PORT="$page_port" TOKENGATE_PAGE_ORIGIN="http://127.0.0.1:$page_port"
+export CORS_ALLOWED_ORIGINS="$TOKENGATE_PAGE_ORIGIN"
 rm -f "$ROOT/target/keyrings/e2e-$api_port.json"
 export TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
 start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace KEY_RING_REFRESH_SECONDS=1
@@ -63,7 +68,7 @@ export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 log "running the tests"
 cargo test --workspace --no-fail-fast "$@"
 stop_children
-unset KEY_RING_FILE
+unset KEY_RING_FILE CORS_ALLOWED_ORIGINS
 
 log "Schemathesis against the API (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh

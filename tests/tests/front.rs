@@ -310,3 +310,113 @@ async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed
         "WWW-Authenticate, Retry-After"
     );
 }
+
+/// Serves tests/browser/ on 127.0.0.1:`TOKENGATE_PAGE_PORT` (python's http.server) while alive.
+struct PageServer(std::process::Child);
+
+impl PageServer {
+    fn start() -> Self {
+        let port =
+            std::env::var("TOKENGATE_PAGE_PORT").expect("TOKENGATE_PAGE_PORT: run `make test`");
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                folder,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the page");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_browser_on_the_allowed_origin_runs_the_readme_flow_and_reads_a_401_and_others_cannot() {
+    let api = api_url();
+    let allowed = page_origin();
+    // The same page from localhost: another origin, not in CorsAllowedOrigins.
+    let refused = allowed.replace("127.0.0.1", "localhost");
+    let output = tokio::task::spawn_blocking(move || {
+        let _page = PageServer::start();
+        std::process::Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/run.cjs"))
+            .arg(format!("{allowed}/flow.html?api={api}"))
+            .arg(format!("{refused}/flow.html?api={api}"))
+            .env(
+                "PLAYWRIGHT_CORE",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../.tools/npm/node_modules/playwright-core"
+                ),
+            )
+            .output()
+            .expect("node runs the browser")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Value = serde_json::from_slice(&output.stdout).expect("the flow's JSON");
+    let results = results.as_object().unwrap();
+    let (from_allowed, from_refused) = {
+        let mut values = results.values();
+        (
+            values.next().unwrap().clone(),
+            values.next().unwrap().clone(),
+        )
+    };
+    assert_eq!(from_allowed["signup"], 201, "{from_allowed}");
+    assert_eq!(from_allowed["login"], 200);
+    assert_eq!(from_allowed["me"], json!({"status": 200, "email": true}));
+    assert_eq!(from_allowed["anonymous"]["status"], 401);
+    assert_eq!(
+        from_allowed["anonymous"]["contentType"],
+        "application/problem+json"
+    );
+    assert_eq!(
+        from_allowed["anonymous"]["challenge"],
+        r#"Bearer realm="tokengate""#
+    );
+    assert_eq!(
+        from_allowed["anonymous"]["body"]["detail"],
+        "No authentication credentials provided."
+    );
+    assert_eq!(
+        from_allowed["revoke"], 200,
+        "a preflighted DELETE with a token"
+    );
+    assert_eq!(
+        from_allowed["afterRevoke"],
+        json!({"success": true, "valid": false})
+    );
+    // Another origin's script cannot read the API's answers: fetch itself fails.
+    assert!(
+        from_refused["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("Failed to fetch")),
+        "{from_refused}"
+    );
+}

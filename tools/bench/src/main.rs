@@ -9,6 +9,7 @@
 
 mod deployment;
 mod events;
+mod front_path;
 mod functions;
 mod hashing;
 mod report;
@@ -76,6 +77,8 @@ struct Settings {
     runtime_api: String,
     results: PathBuf,
     sizes: SampleSizes,
+    /// template.yaml, whose REST API the local front serves.
+    template: PathBuf,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             argon2_cli: var("BENCH_ARGON2_CLI")?.into(),
             runtime_api: var("BENCH_RUNTIME_API")?,
             results: var("BENCH_RESULTS")?.into(),
+            template: var("BENCH_TEMPLATE")?.into(),
             sizes: if std::env::var("BENCH_QUICK").is_ok_and(|quick| quick == "1") {
                 SampleSizes::QUICK
             } else {
@@ -196,6 +200,30 @@ async fn run() -> Result<(), String> {
 
     let emulator = RuntimeEmulator::new(&settings.runtime_api);
     rows.extend(function_rows(&settings, &deployment, &emulator).await?);
+
+    progress("the local front's added latency");
+    let template = std::fs::read_to_string(&settings.template)
+        .map_err(|error| format!("{}: {error}", settings.template.display()))?;
+    for (path, what) in [
+        ("/api/me", "protected route: authorizer + function"),
+        ("/auth/verify", "public route: function"),
+    ] {
+        let (through, direct) =
+            front_path::added_latency(&template, path, warmup, sizes.store_calls / 2).await?;
+        let mut row = Row::timing(
+            &format!(
+                "local front, GET {path} ({what}) / the same invocations straight to the invoke API"
+            ),
+            &through,
+            &direct,
+            None,
+        );
+        row.ours += &format!(
+            " (+{} per request)",
+            duration(through.median() - direct.median())
+        );
+        rows.push(row);
+    }
 
     progress("throughput with 64 concurrent callers");
     let (ours, bare) = store_path::throughput(

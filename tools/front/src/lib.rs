@@ -8,6 +8,7 @@
 pub mod events;
 pub mod front;
 pub mod gateway;
+pub mod server;
 pub mod template;
 
 pub use front::{Answer, Front};
