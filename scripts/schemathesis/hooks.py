@@ -8,24 +8,15 @@
 # Failures that are not the API's, dropped by a `filter_failure` hook; each kind is counted
 # and printed at the end by the script (Schemathesis prints the total as "Filtered"). Every other
 # failure, and every warning, fails the run.
-#  1. Responses that the router in front of the functions made itself, no function having run
-#     (anything a function answers carries Cache-Control: no-store; these do not):
-#     - a non-empty body that is not UTF-8, sent as text (no Content-Type, text/* or
-#       application/json*): `cargo lambda watch` cannot put it in the Lambda event and answers
-#       500 {"type":"https://httpstatuses.com/500",...} as text/plain without calling anything.
-#       The same bytes sent as application/octet-stream reach the function, which answers 400.
-#     - a method the router does not declare for a path: the router answers 404 where
-#       Schemathesis expects 405 (`cargo lambda watch` here, API Gateway deployed; openapi.yaml
-#       says so). No function runs, so no function can answer 405.
-#  2. Negative bodies the server accepts as openapi.yaml documents in prose where JSON Schema
+#  1. Negative bodies the server accepts as openapi.yaml documents in prose where JSON Schema
 #     cannot say it: emails and names are trimmed (emails also lower-cased) before they are
 #     checked, and passwords are bounded in UTF-8 bytes (8 to 1024) while `minLength` counts
 #     characters. Dropped only when nothing but the body was generated invalid and the body,
 #     normalized as documented, validates against the operation's schema in openapi.yaml.
-#  3. POST /auth/login with an invalid body and Basic credentials: documented, the Basic header
+#  2. POST /auth/login with an invalid body and Basic credentials: documented, the Basic header
 #     wins and the body is not read (JSON Schema cannot make a body depend on a header).
-#  4. A positive case refused only because a generated password is over 1024 bytes.
-#  5. A positive case refused because its new password breaks a rule openapi.yaml documents in
+#  3. A positive case refused only because a generated password is over 1024 bytes.
+#  4. A positive case refused because its new password breaks a rule openapi.yaml documents in
 #     prose (NIST SP 800-63B): on the list of common passwords, equal to the email or its local
 #     part, or under 8 characters once NFKC-normalized (JSON Schema counts raw code points).
 #
@@ -102,23 +93,6 @@ def _json_body(response):
     return body if isinstance(body, dict) else None
 
 
-def _emulator_body(response):
-    return None if "cache-control" in response.headers else _json_body(response)
-
-
-def _sent_as_text_but_not_utf8(request):
-    body = request.body
-    if not body or isinstance(body, str):
-        return False
-    try:
-        body.decode("utf-8")
-        return False
-    except UnicodeDecodeError:
-        pass
-    content_type = _header(request, "Content-Type")
-    return content_type is None or content_type.startswith(("text/", "application/json"))
-
-
 def _json_object(request):
     try:
         body = json.loads(request.body)
@@ -158,20 +132,6 @@ def _valid_once_normalized(operation, body):
 def _reason_to_drop(failure, case, response):
     kind = type(failure).__name__
     request = response.request
-    emulator = _emulator_body(response)
-    if emulator is not None:
-        if (
-            response.status_code == 500
-            and emulator.get("type") == "https://httpstatuses.com/500"
-            and _sent_as_text_but_not_utf8(request)
-        ):
-            return "cargo lambda watch answered 500 itself: non-UTF-8 body sent as text"
-        if (
-            response.status_code == 404
-            and emulator.get("title") == "Default function disabled"
-            and kind == "UnsupportedMethodResponse"
-        ):
-            return "cargo lambda watch answered 404 itself: undeclared method"
     operation = case.operation.label
     if operation not in _BODY_OPERATIONS:
         return None

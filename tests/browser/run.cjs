@@ -1,7 +1,17 @@
-// Runs tests/browser/flow.html's flow in headless Chromium (Debian's /usr/bin/chromium, driven
-// by npm's playwright-core from $PLAYWRIGHT_CORE), once from each page URL given, and prints
-// {"<url>": <the flow's result, or {"error": ...}>} as JSON.
+// Opens each page URL given in headless Chromium (Debian's /usr/bin/chromium, driven by npm's
+// playwright-core from $PLAYWRIGHT_CORE) and waits for its script to log a line or fail; prints
+// {"<url>": {"logged": <the line, parsed as JSON>} or {"error": "<the page's error>"}} as JSON.
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+function outcome(page) {
+  return new Promise((resolve) => {
+    page.on("console", (message) => {
+      if (message.type() === "log") resolve({ logged: JSON.parse(message.text()) });
+    });
+    page.on("pageerror", (error) => resolve({ error: String(error) }));
+    setTimeout(() => resolve({ error: "no outcome within 120 s" }), 120000);
+  });
+}
 
 (async () => {
   const browser = await chromium.launch({
@@ -13,9 +23,9 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE);
   try {
     for (const url of process.argv.slice(2)) {
       const page = await browser.newPage();
+      const done = outcome(page);
       await page.goto(url);
-      results[url] = await page.evaluate(() =>
-        flow().catch((error) => ({ error: String(error) })));
+      results[url] = await done;
       await page.close();
     }
   } finally {

@@ -556,3 +556,356 @@ fn functions_may_read_the_key_ring_and_only_the_rotation_function_may_write_it()
         "the rotation function is on no route"
     );
 }
+
+/// The REST API's properties.
+fn rest_api(template: &Yaml) -> &Yaml {
+    &template["Resources"]["RestApi"]["Properties"]
+}
+
+/// The front's reading of template.yaml (parameters at their defaults).
+fn front_api() -> front::Api {
+    front::Api::from_template(&read("template.yaml"), &Default::default())
+        .expect("the front reads template.yaml")
+}
+
+/// The template's Gateway Response `kind` rendered as the front renders it (as API Gateway
+/// does), with `detail` as the authorizer context's; (status, headers, body).
+fn gateway_answer(
+    kind: front::gateway::ResponseType,
+    detail: Option<&str>,
+) -> (u16, lambda_http::http::HeaderMap, Vec<u8>) {
+    let api = front_api();
+    let context = detail
+        .map(|detail| [("detail".to_owned(), serde_json::Value::from(detail))].into())
+        .unwrap_or_default();
+    let rendered =
+        front::gateway::render(&api.gateway_responses, kind, &context, &Default::default());
+    (rendered.status, rendered.headers, rendered.body)
+}
+
+/// What the functions answer for `error`; (status, headers, body).
+fn function_answer(
+    error: tokengate::problem::ApiError,
+) -> (u16, lambda_http::http::HeaderMap, Vec<u8>) {
+    let response = error.into_response();
+    (
+        response.status().as_u16(),
+        response.headers().clone(),
+        response.body().to_vec(),
+    )
+}
+
+#[test]
+fn the_gateway_responses_are_the_functions_own_problem_bytes_and_headers() {
+    use front::gateway::ResponseType;
+    use tokengate::problem::{ApiError, AuthScheme};
+    let cases = [
+        (
+            ResponseType::Unauthorized,
+            None,
+            ApiError::MissingCredentials(AuthScheme::Bearer),
+        ),
+        (
+            ResponseType::AccessDenied,
+            Some(ApiError::TokenExpired.to_string()),
+            ApiError::TokenExpired,
+        ),
+        (
+            ResponseType::AuthorizerFailure,
+            None,
+            ApiError::Unavailable(tokengate::store::StoreError::Unavailable("down".into())),
+        ),
+    ];
+    for (kind, detail, error) in cases {
+        let (status, headers, body) = gateway_answer(kind, detail.as_deref());
+        let (function_status, function_headers, function_body) = function_answer(error);
+        assert_eq!(status, function_status, "{kind:?}");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            String::from_utf8(function_body).unwrap(),
+            "{kind:?}"
+        );
+        for name in [
+            "content-type",
+            "cache-control",
+            "www-authenticate",
+            "retry-after",
+        ] {
+            assert_eq!(
+                headers.get(name),
+                function_headers.get(name),
+                "{kind:?}: {name}"
+            );
+        }
+    }
+    // Forged, garbled or revoked: the same 403 as an expired token, saying why.
+    let (status, headers, body) = gateway_answer(
+        ResponseType::AccessDenied,
+        Some(&ApiError::InvalidToken.to_string()),
+    );
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("Invalid access token."))
+    );
+    assert_eq!(
+        headers["www-authenticate"],
+        r#"Bearer realm="tokengate", error="invalid_token""#
+    );
+    // No route: 404 problem+json, not REST's 403 "Missing Authentication Token".
+    let (status, headers, body) = gateway_answer(ResponseType::MissingAuthenticationToken, None);
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["status"].as_u64()), (404, Some(404)));
+    assert_eq!(headers["content-type"], "application/problem+json");
+}
+
+#[test]
+fn the_local_front_keeps_no_copy_of_the_gateway_responses() {
+    let api = front_api();
+    let bodies: Vec<String> = api
+        .gateway_responses
+        .values()
+        .filter_map(|response| response.body.clone())
+        .collect();
+    assert!(bodies.len() >= 4, "{bodies:?}");
+    let folder = root().join("tools/front/src");
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for phrase in [
+            "No authentication credentials provided.",
+            "No route matches",
+            "temporarily unavailable",
+            "sec10.4.4",
+        ] {
+            assert!(
+                !source.contains(phrase),
+                "{} holds a copy of a Gateway Response ({phrase})",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_sample_route_is_behind_the_authorizer_and_preflights_never_are() {
+    let api = front_api();
+    let protected: Vec<String> = api
+        .routes
+        .iter()
+        .filter(|route| route.authorizer.is_some())
+        .map(|route| format!("{} {}", route.method, route.path))
+        .collect();
+    // Routes that take a token themselves (sessions, logout, email verification) stay public.
+    assert_eq!(protected, ["GET /api/me"]);
+    assert!(api.routes.iter().all(|route| {
+        route
+            .authorizer
+            .as_deref()
+            .is_none_or(|a| a == "authorizer")
+    }));
+    let template = yaml("template.yaml");
+    let auth = &rest_api(&template)["Auth"];
+    assert_eq!(
+        auth["AddDefaultAuthorizerToCorsPreflight"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(
+        auth["Authorizers"]["TokenAuthorizer"]["FunctionPayloadType"].as_str(),
+        Some("REQUEST")
+    );
+    // No identity sources (API Gateway would 401 a token in another place) and its cache off.
+    let identity = &auth["Authorizers"]["TokenAuthorizer"]["Identity"];
+    assert_eq!(yaml_text(identity).trim(), "ReauthorizeEvery: 0");
+    assert_eq!(
+        yaml_text(&rest_api(&template)["BinaryMediaTypes"]).trim(),
+        "- '*~1*'"
+    );
+    assert!(front_api().every_body_binary());
+}
+
+#[test]
+fn cors_preflights_allow_every_method_and_header_the_api_uses() {
+    let cors = front_api().cors.expect("the API answers preflights");
+    assert_eq!(cors.allow_origin, "*", "the default CorsAllowedOrigins");
+    for method in ["GET", "POST", "DELETE"] {
+        assert!(
+            cors.allow_methods
+                .split(',')
+                .any(|allowed| allowed == method),
+            "{method}"
+        );
+    }
+    for header in [
+        "Authorization",
+        "X-Auth-Token",
+        "X-Client-Id",
+        "Content-Type",
+    ] {
+        assert!(
+            cors.allow_headers
+                .split(',')
+                .any(|allowed| allowed == header),
+            "{header}"
+        );
+    }
+    let narrowed = front::Api::from_template(
+        &read("template.yaml"),
+        &[(
+            "CorsAllowedOrigins".to_owned(),
+            "https://a.example,https://b.example".to_owned(),
+        )]
+        .into(),
+    )
+    .unwrap();
+    assert_eq!(
+        narrowed.cors.unwrap().allow_origin,
+        "https://a.example",
+        "the first listed"
+    );
+}
+
+/// The credential routes: they check a password or a code, or send mail.
+const CREDENTIAL_ROUTES: [&str; 8] = [
+    "POST /auth/signup",
+    "POST /auth/login",
+    "GET /api/login-token",
+    "POST /auth/password",
+    "POST /auth/password-reset",
+    "POST /auth/password-reset/confirm",
+    "POST /auth/email/verify",
+    "POST /auth/email/verification",
+];
+
+#[test]
+fn the_waf_limits_each_client_on_every_credential_route() {
+    let template = yaml("template.yaml");
+    let acl = &template["Resources"]["WebAcl"];
+    assert_eq!(acl["Condition"].as_str(), Some("WafOn"));
+    assert_eq!(
+        yaml_text(&template["Conditions"]["WafOn"]).trim(),
+        "!Equals\n- !Ref EnableWaf\n- 'true'"
+    );
+    assert_eq!(
+        template["Parameters"]["EnableWaf"]["Default"].as_str(),
+        Some("true")
+    );
+    assert_eq!(acl["Properties"]["Scope"].as_str(), Some("REGIONAL"));
+    let rules = acl["Properties"]["Rules"].as_sequence().unwrap();
+    let rule = rules
+        .iter()
+        .find(|rule| rule.get("Name").and_then(Yaml::as_str) == Some("CredentialRoutesPerClient"))
+        .expect("the per-client rule");
+    assert_eq!(
+        rule["Action"]["Block"]["CustomResponse"]["ResponseCode"].as_u64(),
+        Some(429)
+    );
+    let rate = &rule["Statement"]["RateBasedStatement"];
+    assert_eq!(
+        yaml_text(&rate["Limit"]).trim(),
+        "!Ref CredentialRateLimitPer5Min"
+    );
+    assert_eq!(rate["AggregateKeyType"].as_str(), Some("IP"));
+    assert_eq!(rate["EvaluationWindowSec"].as_u64(), Some(300));
+    let matched: BTreeSet<String> = rate["ScopeDownStatement"]["OrStatement"]["Statements"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|statement| {
+            let byte_match = &statement["ByteMatchStatement"];
+            assert_eq!(
+                byte_match["PositionalConstraint"].as_str(),
+                Some("ENDS_WITH"),
+                "the stage prefixes the path"
+            );
+            assert!(byte_match["FieldToMatch"].get("UriPath").is_some());
+            byte_match["SearchString"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let credential_paths: BTreeSet<String> = CREDENTIAL_ROUTES
+        .iter()
+        .map(|route| route.split_once(' ').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(matched, credential_paths);
+    let served: BTreeSet<String> = openapi_routes().iter().map(show).collect();
+    for route in CREDENTIAL_ROUTES {
+        assert!(served.contains(route), "{route} is a route of the API");
+    }
+    let association = &template["Resources"]["WebAclAssociation"];
+    assert_eq!(association["Condition"].as_str(), Some("WafOn"));
+    assert!(
+        yaml_text(&association["Properties"]["ResourceArn"])
+            .contains("/restapis/${RestApi}/stages/${RestApi.Stage}")
+    );
+}
+
+#[test]
+fn the_argon2_routes_have_the_tighter_capacity_guard() {
+    let template = yaml("template.yaml");
+    let settings = rest_api(&template)["MethodSettings"].as_sequence().unwrap();
+    let tight: BTreeSet<String> = settings
+        .iter()
+        .filter(|setting| {
+            yaml_text(&setting["ThrottlingRateLimit"]).contains("TokenRouteRateLimit")
+        })
+        .map(|setting| {
+            let path = setting["ResourcePath"].as_str().unwrap().replace("~1", "/");
+            format!("{} {path}", setting["HttpMethod"].as_str().unwrap())
+        })
+        .collect();
+    let argon2: BTreeSet<String> = CREDENTIAL_ROUTES[..6]
+        .iter()
+        .map(|route| route.to_string())
+        .collect();
+    assert_eq!(tight, argon2);
+    let default = &settings[0];
+    assert_eq!(
+        (
+            default["ResourcePath"].as_str(),
+            default["HttpMethod"].as_str()
+        ),
+        (Some("/*"), Some("*"))
+    );
+    assert_eq!(
+        yaml_text(&default["ThrottlingRateLimit"]).trim(),
+        "!Ref ApiRateLimit"
+    );
+}
+
+#[test]
+fn the_readmes_own_protected_function_needs_nothing_but_its_resource() {
+    // The README's example resource, between its markers, added to template.yaml as it is.
+    let readme = read("README.md");
+    let example = readme
+        .split("<!-- own-function:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- own-function:end -->").next())
+        .expect("README.md marks its own-function example");
+    let example = example
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut template = read("template.yaml");
+    let resources = template
+        .find("\nResources:\n")
+        .expect("a Resources section")
+        + "\nResources:\n".len();
+    template.insert_str(resources, &format!("{example}\n"));
+    let api =
+        front::Api::from_template(&template, &Default::default()).expect("the template with it");
+    let route = api
+        .routes
+        .iter()
+        .find(|route| route.function == "orders")
+        .expect("the example's route is served");
+    assert_eq!(
+        (route.method.as_str(), route.path.as_str()),
+        ("GET", "/api/orders")
+    );
+    assert_eq!(
+        route.authorizer.as_deref(),
+        Some("authorizer"),
+        "protected by default"
+    );
+}

@@ -311,14 +311,13 @@ async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed
     );
 }
 
-/// Serves tests/browser/ on 127.0.0.1:`TOKENGATE_PAGE_PORT` (python's http.server) while alive.
+/// Serves `folder` on 127.0.0.1:`TOKENGATE_PAGE_PORT` (python's http.server) while alive.
 struct PageServer(std::process::Child);
 
 impl PageServer {
-    fn start() -> Self {
+    fn start(folder: &std::path::Path) -> Self {
         let port =
             std::env::var("TOKENGATE_PAGE_PORT").expect("TOKENGATE_PAGE_PORT: run `make test`");
-        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
         let child = std::process::Command::new("python3")
             .args([
                 "-m",
@@ -327,8 +326,8 @@ impl PageServer {
                 "--bind",
                 "127.0.0.1",
                 "--directory",
-                folder,
             ])
+            .arg(folder)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -350,18 +349,44 @@ impl Drop for PageServer {
     }
 }
 
+/// The README's browser flow (the `js` block between its `browser-flow` markers), calling `api`.
+fn readme_browser_flow(api: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let block = readme
+        .split("<!-- browser-flow:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- browser-flow:end -->").next())
+        .expect("README.md marks its browser flow");
+    let script: Vec<&str> = block
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect();
+    script.join("\n").replace("http://127.0.0.1:9000", api)
+}
+
 #[tokio::test]
 async fn a_browser_on_the_allowed_origin_runs_the_readme_flow_and_reads_a_401_and_others_cannot() {
     let api = api_url();
     let allowed = page_origin();
     // The same page from localhost: another origin, not in CorsAllowedOrigins.
     let refused = allowed.replace("127.0.0.1", "localhost");
+    let folder = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/browser-page"
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>tokengate from another origin</title>\n<script type=\"module\">\n{}\n</script>\n",
+        readme_browser_flow(&api)
+    );
+    std::fs::write(folder.join("index.html"), page).unwrap();
     let output = tokio::task::spawn_blocking(move || {
-        let _page = PageServer::start();
+        let _page = PageServer::start(&folder);
         std::process::Command::new("node")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/run.cjs"))
-            .arg(format!("{allowed}/flow.html?api={api}"))
-            .arg(format!("{refused}/flow.html?api={api}"))
+            .arg(format!("{allowed}/index.html"))
+            .arg(format!("{refused}/index.html"))
             .env(
                 "PLAYWRIGHT_CORE",
                 concat!(
@@ -379,40 +404,29 @@ async fn a_browser_on_the_allowed_origin_runs_the_readme_flow_and_reads_a_401_an
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let results: Value = serde_json::from_slice(&output.stdout).expect("the flow's JSON");
-    let results = results.as_object().unwrap();
-    let (from_allowed, from_refused) = {
-        let mut values = results.values();
-        (
-            values.next().unwrap().clone(),
-            values.next().unwrap().clone(),
-        )
-    };
-    assert_eq!(from_allowed["signup"], 201, "{from_allowed}");
-    assert_eq!(from_allowed["login"], 200);
-    assert_eq!(from_allowed["me"], json!({"status": 200, "email": true}));
-    assert_eq!(from_allowed["anonymous"]["status"], 401);
+    let results: Value = serde_json::from_slice(&output.stdout).expect("the pages' outcomes");
+    let mut outcomes = results.as_object().unwrap().values();
+    let (from_allowed, from_refused) = (outcomes.next().unwrap(), outcomes.next().unwrap());
+    let flow = &from_allowed["logged"];
+    assert_eq!(flow["signup"], 201, "{from_allowed}");
+    assert_eq!(flow["login"], 200);
+    assert_eq!(flow["me"], json!({"status": 200, "email": true}));
+    assert_eq!(flow["anonymous"]["status"], 401);
+    assert_eq!(flow["anonymous"]["contentType"], "application/problem+json");
     assert_eq!(
-        from_allowed["anonymous"]["contentType"],
-        "application/problem+json"
-    );
-    assert_eq!(
-        from_allowed["anonymous"]["challenge"],
+        flow["anonymous"]["challenge"],
         r#"Bearer realm="tokengate""#
     );
     assert_eq!(
-        from_allowed["anonymous"]["body"]["detail"],
+        flow["anonymous"]["body"]["detail"],
         "No authentication credentials provided."
     );
+    assert_eq!(flow["revoke"], 200, "a preflighted DELETE with a token");
     assert_eq!(
-        from_allowed["revoke"], 200,
-        "a preflighted DELETE with a token"
-    );
-    assert_eq!(
-        from_allowed["afterRevoke"],
+        flow["afterRevoke"],
         json!({"success": true, "valid": false})
     );
-    // Another origin's script cannot read the API's answers: fetch itself fails.
+    // Another origin's script cannot read the API's answers: its first fetch fails.
     assert!(
         from_refused["error"]
             .as_str()
