@@ -79,7 +79,6 @@ PYTHONPATH="$SCHEMATHESIS_DIR" SCHEMATHESIS_HOOKS=hooks PYTHONDONTWRITEBYTECODE=
   TOKENGATE_RESPONSES_LOG="$WORK/responses.tsv" \
   "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file "$SCHEMATHESIS_DIR/schemathesis.toml" \
   run "$ROOT/openapi.yaml" --url "$api" \
-  --checks all \
   --max-examples "$MAX_EXAMPLES" \
   --workers 1 \
   --request-timeout 30 \
