@@ -423,6 +423,8 @@ pub struct ApiRequest {
     request: IncomingRequest,
     path_parameters: HashMap<String, String>,
     authorizer: Option<HashMap<String, Value>>,
+    /// A header no HTTP request can carry was added: no event can hold it.
+    unsendable: bool,
 }
 
 impl ApiRequest {
@@ -440,6 +442,7 @@ impl ApiRequest {
             request,
             path_parameters: HashMap::new(),
             authorizer: None,
+            unsendable: false,
         }
     }
 
@@ -458,12 +461,16 @@ impl ApiRequest {
         Self::new(Method::POST, path)
     }
 
-    /// Adds a header (replacing one of the same name).
+    /// Adds a header (replacing one of the same name). A value no HTTP request can carry
+    /// (control characters) makes the request unsendable: [`Self::try_build`] answers `None`.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let name = HeaderName::try_from(name).expect("a header name");
-        self.request
-            .headers
-            .insert(name, HeaderValue::try_from(value).expect("a header value"));
+        match HeaderValue::try_from(value) {
+            Ok(value) => {
+                self.request.headers.insert(name, value);
+            }
+            Err(_) => self.unsendable = true,
+        }
         self
     }
 
@@ -520,6 +527,9 @@ impl ApiRequest {
     /// The request, or `None` when `lambda_http` refuses the event (as the runtime would,
     /// before any function code runs).
     pub fn try_build(self) -> Option<Request> {
+        if self.unsendable {
+            return None;
+        }
         lambda_http::request::from_str(&self.event().to_string()).ok()
     }
 

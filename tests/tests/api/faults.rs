@@ -102,7 +102,7 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
             handlers::me,
             &app.profiles(),
             ApiRequest::get("/api/me")
-                .header("X-Auth-Token", token.expose())
+                .authorizer_context(json!({"userId": tokengate::ids::UserId::generate().to_string()}))
                 .build(),
         )
         .await,
