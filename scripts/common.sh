@@ -133,9 +133,10 @@ start_dynamodb() {
   export AWS_EC2_METADATA_DISABLED=true
 }
 
-# Starts the API under `cargo lambda watch --ignore-changes` on 127.0.0.1:$1, in a process group
-# of its own, over fresh tables $2-users-$1 and $2-tokens-$1 (made by create-tables), logging
-# to $3, and the outbox relay for it (logging next to $3). The mail goes to the SES emulator
+# Starts the API as `make run` serves it on 127.0.0.1:$1: the functions under `cargo lambda
+# watch --ignore-changes` (invoke API on a free port, a process group of its own) over fresh
+# tables $2-users-$1, $2-tokens-$1 and $2-outbox-$1 (made by create-tables), logging to $3; the
+# local front on $1 (logging next to $3); and the outbox relay for it (logging next to $3). The mail goes to the SES emulator
 # that start_mail started. The key ring is the file $KEY_RING_FILE when set, else a new one under target/keyrings/
 # (exported as KEY_RING_FILE, so the caller can read and rotate it). Further NAME=value
 # arguments go to the functions only (cargo lambda's --env-var). Waits for it to answer, for

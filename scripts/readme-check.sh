@@ -29,8 +29,12 @@ dynamodb_port=$(free_port)
 while [ "$dynamodb_port" = "$api_port" ]; do dynamodb_port=$(free_port); done
 mail_port=$(free_port)
 while [ "$mail_port" = "$api_port" ] || [ "$mail_port" = "$dynamodb_port" ]; do mail_port=$(free_port); done
-log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port (log: target/readme-check/make-run.log)"
-API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port setsid make --no-print-directory run \
+functions_port=$(free_port)
+while [ "$functions_port" = "$api_port" ] || [ "$functions_port" = "$dynamodb_port" ] \
+  || [ "$functions_port" = "$mail_port" ]; do functions_port=$(free_port); done
+log "make run with API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port FUNCTIONS_PORT=$functions_port (log: target/readme-check/make-run.log)"
+API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port FUNCTIONS_PORT=$functions_port \
+  setsid make --no-print-directory run \
   > "$WORK/make-run.log" 2>&1 &
 started $!
 if ! wait_for_port "$api_port" 300; then

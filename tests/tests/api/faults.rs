@@ -102,7 +102,9 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
             handlers::me,
             &app.profiles(),
             ApiRequest::get("/api/me")
-                .authorizer_context(json!({"userId": tokengate::ids::UserId::generate().to_string()}))
+                .authorizer_context(
+                    json!({"userId": tokengate::ids::UserId::generate().to_string()}),
+                )
                 .build(),
         )
         .await,

@@ -74,10 +74,11 @@ impl Front {
                     .map(|parameters| (route, parameters))
             })
             .collect();
-        if request.method == Method::OPTIONS && !on_path.is_empty() {
-            if let Some(answer) = self.preflight() {
-                return answer;
-            }
+        if request.method == Method::OPTIONS
+            && !on_path.is_empty()
+            && let Some(answer) = self.preflight()
+        {
+            return answer;
         }
         let Some((route, parameters)) = on_path
             .into_iter()

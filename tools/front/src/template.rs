@@ -121,10 +121,12 @@ impl Api {
             .and_then(Value::as_mapping)
             .ok_or_else(|| shape("no Resources"))?;
         let of_type = |kind: &'static str| {
-            resources.iter().filter_map(move |(id, resource)| {
-                (resource.get("Type").and_then(Value::as_str) == Some(kind))
-                    .then(|| (id.as_str().unwrap_or_default(), resource))
-            })
+            resources
+                .iter()
+                .filter(move |(_, resource)| {
+                    resource.get("Type").and_then(Value::as_str) == Some(kind)
+                })
+                .map(|(id, resource)| (id.as_str().unwrap_or_default(), resource))
         };
         let mut apis = of_type("AWS::Serverless::Api");
         let (api_id, api) = apis
