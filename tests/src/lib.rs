@@ -559,6 +559,19 @@ pub fn text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()
 }
 
+/// A well-formed `tg2_` token under key id 1 signed by a key no ring holds: a forgery.
+pub fn forged_token() -> String {
+    tokengate::tokens::SigningKey::new(&[7; 32])
+        .expect("a 32-byte key")
+        .token_for(
+            tokengate::tokens::KeyId(1),
+            &tokengate::ids::UserId::generate(),
+            &tokengate::ids::TokenId::generate(),
+        )
+        .expose()
+        .to_owned()
+}
+
 /// The response body as JSON.
 pub fn body_json(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref())

@@ -133,14 +133,8 @@ async fn refused_tokens_get_the_gateway_responses_in_the_functions_own_bytes() {
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::OK);
-    let forged = tokengate::tokens::SigningKey::new(&[7; 32])
-        .unwrap()
-        .token_for(
-            tokengate::tokens::KeyId(1),
-            &tokengate::ids::UserId::generate(),
-            &tokengate::ids::TokenId::generate(),
-        );
-    for token in [revoked.as_str(), forged.expose(), "garbled"] {
+    let forged = tokengate_tests::forged_token();
+    for token in [revoked.as_str(), forged.as_str(), "garbled"] {
         let denied = answer(http.get(&me).header("X-Auth-Token", token)).await;
         assert_problem(&denied, 403, "Invalid access token.");
         let body: Value = serde_json::from_slice(&denied.2).unwrap();

@@ -110,16 +110,10 @@ async fn garbage_forged_and_expired_tokens_are_denied_with_the_reason_as_detail(
     let app = TestApp::spawn().await;
     let (token, _, _) = issued(&app, "deny@example.com").await;
     let authorizer = Authorizer::new(app.tokens.clone(), Duration::from_secs(10));
-    let forged = tokengate::tokens::SigningKey::new(&[1; 32])
-        .unwrap()
-        .token_for(
-            tokengate::tokens::KeyId(1),
-            &tokengate::ids::UserId::generate(),
-            &tokengate::ids::TokenId::generate(),
-        );
+    let forged = tokengate_tests::forged_token();
     for (token, place) in [
         ("garbage", Place::Header),
-        (forged.expose(), Place::Query),
+        (forged.as_str(), Place::Query),
         ("tg1_nope", Place::Bearer),
     ] {
         let answer = authorizer

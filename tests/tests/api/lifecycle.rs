@@ -136,14 +136,8 @@ async fn logout_without_a_token_or_with_a_forged_one_is_401_and_changes_nothing(
     assert_problem(&missing, 401, "No authentication credentials provided.");
     assert!(missing.headers().contains_key("www-authenticate"));
 
-    let forged = tokengate::tokens::SigningKey::new(&[7; 32])
-        .unwrap()
-        .token_for(
-            tokengate::tokens::KeyId(1),
-            &tokengate::ids::UserId::generate(),
-            &tokengate::ids::TokenId::generate(),
-        );
-    for token in [forged.expose(), "garbage", "tg1_"] {
+    let forged = tokengate_tests::forged_token();
+    for token in [forged.as_str(), "garbage", "tg1_"] {
         let response = logout(
             &app,
             ApiRequest::post("/auth/logout").header("X-Auth-Token", token),
