@@ -42,6 +42,14 @@ pub fn http_request(
     serde_json::to_value(event).expect("an event serializes")
 }
 
+/// A REST API proxy event for `method path` that the authorizer let through as account `user`.
+pub fn authorized_request(method: &str, path: &str, user: &str) -> Value {
+    let request = request(method, path, &[], None);
+    let context = HashMap::from([("userId".to_owned(), Value::from(user))]);
+    let event = events::proxy_event(&request, path, &HashMap::new(), Some(context), true);
+    serde_json::to_value(event).expect("an event serializes")
+}
+
 /// A REQUEST authorizer event for `GET /api/me` carrying `Authorization`.
 pub fn authorizer_request(authorization: Option<&str>) -> Value {
     let headers: Vec<(&str, &str)> = authorization

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::deployment::{Deployment, PASSWORD};
-use crate::events::{authorizer_request, http_request};
+use crate::events::{authorized_request, authorizer_request, http_request};
 use crate::functions::RuntimeEmulator;
 use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
@@ -85,13 +85,20 @@ pub fn is_refusal(answer: &Value) -> bool {
             .is_some_and(|status| (400..500).contains(&status))
 }
 
-/// `function`'s request with the bearer `token`: verify, me and the authorizer read it.
-pub fn with_token(function: &str, token: &str) -> Value {
+/// `function`'s request with the bearer `token` (of `deployment`'s ring): verify and the
+/// authorizer read it; `me` gets what the authorizer would have put in its request context.
+pub fn with_token(function: &str, token: &str, deployment: &Deployment) -> Value {
     let bearer = format!("Bearer {token}");
     if function == "authorizer" {
         return authorizer_request(Some(&bearer));
     }
     let (method, path) = route(function);
+    if function == "me" {
+        let Authentication::Authentic(claims) = deployment.ring.authenticate(token) else {
+            panic!("the bench's token does not authenticate");
+        };
+        return authorized_request(method, path, &claims.user.to_string());
+    }
     http_request(method, path, &[("Authorization", &bearer)], None)
 }
 
@@ -165,7 +172,12 @@ pub async fn serve(
         "logout" => {
             for _ in 0..invocations {
                 let token = deployment.login(&deployment.email).await?;
-                expect_success(emulator, function, &with_token(function, &token)).await?;
+                expect_success(
+                    emulator,
+                    function,
+                    &with_token(function, &token, deployment),
+                )
+                .await?;
             }
         }
         "revoke-session" => {
@@ -185,7 +197,12 @@ pub async fn serve(
             let (email, _) = deployment.extra_account("logout-all").await?;
             for _ in 0..invocations {
                 let token = deployment.login(&email).await?;
-                expect_success(emulator, function, &with_token(function, &token)).await?;
+                expect_success(
+                    emulator,
+                    function,
+                    &with_token(function, &token, deployment),
+                )
+                .await?;
             }
         }
         "password" => {
@@ -241,7 +258,7 @@ pub async fn serve(
             }
         }
         _ => {
-            let event = with_token(function, &deployment.token);
+            let event = with_token(function, &deployment.token, deployment);
             for _ in 0..invocations {
                 expect_success(emulator, function, &event).await?;
             }
