@@ -320,7 +320,7 @@ async fn function_rows(
         }
         for (name, samples) in valid_first.iter().zip(&mut serving) {
             let function = FunctionBinary::in_dir(&settings.functions_dir, name);
-            let event = workloads::with_token(name, &deployment.token, &deployment);
+            let event = workloads::with_token(name, &deployment.token, deployment);
             samples.push(
                 function
                     .cold_start(emulator, env, &event, workloads::is_success)
