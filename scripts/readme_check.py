@@ -8,7 +8,7 @@ Fenced blocks, by their info string:
                       (a `make` target among them is dry-run with `make -n`, so it must exist)
   js                  run with node as an ES module (Node's built-in fetch)
   python              run with the Python given by --python (which has `requests`)
-  json, text, mermaid shown, not commands
+  json, text, mermaid, yaml  shown, not commands (yaml: template.yaml fragments)
 Anything else (bash, console, ...) is an error, so that no command slips past the check.
 
 The only changes made to a block are the base URLs: http://127.0.0.1:9000 becomes --api, and
@@ -27,7 +27,7 @@ from pathlib import Path
 README_BASE_URL = "http://127.0.0.1:9000"
 README_MAIL_URL = "http://127.0.0.1:8005"
 RUN_LANGUAGES = {"sh", "js", "python"}
-SHOWN_LANGUAGES = {"json", "text", "mermaid"}
+SHOWN_LANGUAGES = {"json", "text", "mermaid", "yaml"}
 
 # The commands that may stand in a `sh no-exec` block, and why this check does not run them.
 NOT_EXECUTED = {
