@@ -43,6 +43,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "checking the domain crate's layering (scripts/module-graph.py)"
 python3 scripts/module-graph.py
+log "checking that docs/scale.md is what scripts/scale.py makes of bench/results.md and docs/prices.toml"
+python3 scripts/scale.py --check
 log "linting template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/sam.sh lint
 
