@@ -23,3 +23,9 @@ build:
 .PHONY: bench
 bench:
 	@bash scripts/bench.sh
+
+# `make soak`: SOAK_MINUTES (default 30) of mixed traffic against release builds of the local
+# stack; writes bench/soak.md (per-route figures, memory growth, 5xx, an audit of the tables).
+.PHONY: soak
+soak:
+	@bash scripts/soak.sh

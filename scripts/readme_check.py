@@ -35,6 +35,8 @@ NOT_EXECUTED = {
     "make test": "it is what runs this check; CI runs it (.ci/run)",
     "make build": "a release build of every function under SAM: many minutes",
     "make bench": "many minutes of measurements, and it rewrites bench/results.md",
+    "make soak": "30 minutes of load by default, and it rewrites bench/soak.md",
+    "python3 scripts/scale.py": "it rewrites docs/scale.md; make test runs it with --check",
     "bash scripts/sam.sh -- deploy --guided": "needs an AWS account and credentials",
     'aws secretsmanager put-secret-value --secret-id "$SECRET_ARN" --secret-string "$(aws '
     'secretsmanager get-secret-value --secret-id "$SECRET_ARN" --query SecretString --output '
