@@ -9,7 +9,7 @@ function outcome(page) {
       if (message.type() === "log") resolve({ logged: JSON.parse(message.text()) });
     });
     page.on("pageerror", (error) => resolve({ error: String(error) }));
-    setTimeout(() => resolve({ error: "no outcome within 120 s" }), 120000);
+    setTimeout(() => resolve({ error: "no outcome within 300 s" }), 300000);
   });
 }
 
