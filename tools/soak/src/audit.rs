@@ -119,7 +119,16 @@ pub async fn run(shared: &Shared, client: &Client, tables: [&str; 3]) -> Result<
                 let mut texts = Vec::new();
                 strings(value, &mut texts);
                 if texts.iter().any(|text| holds_secret(text, &looked_for)) {
-                    findings.secrets_found.push(format!("{table}: {name}"));
+                    // Which item, by its key's kind (`token#`, `sessions`, ...), never the secret.
+                    let kind = item
+                        .get("sk")
+                        .or_else(|| item.get("pk"))
+                        .and_then(|key| key.as_s().ok())
+                        .map(|key| key.split('#').next().unwrap_or_default().to_owned())
+                        .unwrap_or_default();
+                    findings
+                        .secrets_found
+                        .push(format!("{table}: {name} of a `{kind}` item"));
                 }
             }
             if table == tables[0] {

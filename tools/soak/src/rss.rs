@@ -28,6 +28,10 @@ pub fn of_functions(dir: &Path) -> BTreeMap<String, BTreeMap<u32, u64>> {
         let Some(name) = exe.file_name().and_then(|name| name.to_str()) else {
             continue;
         };
+        // The soak's own binary sits beside the functions'.
+        if name == env!("CARGO_PKG_NAME") {
+            continue;
+        }
         let rss = std::fs::read_to_string(process.path().join("status"))
             .ok()
             .and_then(|status| {
