@@ -9,6 +9,7 @@ function outcome(page) {
       if (message.type() === "log") resolve({ logged: JSON.parse(message.text()) });
     });
     page.on("pageerror", (error) => resolve({ error: String(error) }));
+    page.on("crash", () => resolve({ error: "the page crashed" }));
     setTimeout(() => resolve({ error: "no outcome within 300 s" }), 300000);
   });
 }
@@ -16,14 +17,18 @@ function outcome(page) {
 (async () => {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    // --disable-dev-shm-usage: a container's small /dev/shm otherwise crashes Chromium under load.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const results = {};
   try {
     for (const url of process.argv.slice(2)) {
       const page = await browser.newPage();
-      const done = outcome(page);
+      const done = Promise.race([
+        outcome(page),
+        new Promise((resolve) => browser.on("disconnected", () => resolve({ error: "the browser exited" }))),
+      ]);
       await page.goto(url);
       results[url] = await done;
       await page.close();
