@@ -10,7 +10,8 @@ function outcome(page) {
     });
     page.on("pageerror", (error) => resolve({ error: String(error) }));
     page.on("crash", () => resolve({ error: "the page crashed" }));
-    setTimeout(() => resolve({ error: "no outcome within 300 s" }), 300000);
+    // unref: a timer left over from a page that answered must not keep node alive.
+    setTimeout(() => resolve({ error: "no outcome within 300 s" }), 300000).unref();
   });
 }
 
