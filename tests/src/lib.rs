@@ -169,7 +169,7 @@ impl TestApp {
     /// A world over the tables and key ring of the API `make test` runs (`TOKENGATE_API_URL`,
     /// `KEY_RING_FILE`), its clock at `now`: what it issues, the running API checks.
     pub async fn over_running_api(now: u64) -> Self {
-        let url = std::env::var("TOKENGATE_API_URL").expect("TOKENGATE_API_URL: run `make test`");
+        let url = api_url();
         let port = url.rsplit(':').next().expect("a port").to_owned();
         let ring = std::env::var("KEY_RING_FILE").expect("KEY_RING_FILE: run `make test`");
         let config = Config {
@@ -557,6 +557,22 @@ impl ApiRequest {
 /// The response body as text.
 pub fn text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+/// The address of the API `make test` runs (`TOKENGATE_API_URL`): the local front before the
+/// functions under `cargo lambda watch`.
+pub fn api_url() -> String {
+    std::env::var("TOKENGATE_API_URL")
+        .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
+}
+
+/// An address no account has yet: `prefix-<random>@example.com`, lower-case.
+pub fn unique_email(prefix: &str) -> String {
+    let id = tokengate::ids::TokenId::generate()
+        .to_string()
+        .to_lowercase()
+        .replace(['-', '_'], "x");
+    format!("{prefix}-{id}@example.com")
 }
 
 /// A well-formed `tg2_` token under key id 1 signed by a key no ring holds: a forgery.

@@ -4,37 +4,23 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokengate_tests::{api_url, unique_email};
 
 /// Sends `request` and returns its JSON body.
 async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
-fn api_url() -> String {
-    std::env::var("TOKENGATE_API_URL")
-        .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
-}
-
 /// Signs up a new account over HTTP and returns its body.
 async fn sign_up(http: &reqwest::Client, base: &str) -> Value {
     let response = http
         .post(format!("{base}/auth/signup"))
-        .json(&json!({"email": unique_email(), "password": "correct horse"}))
+        .json(&json!({"email": unique_email("e2e"), "password": "correct horse"}))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     response.json().await.unwrap()
-}
-
-fn unique_email() -> String {
-    format!(
-        "e2e-{}@example.com",
-        tokengate::ids::TokenId::generate()
-            .to_string()
-            .to_lowercase()
-            .replace(['-', '_'], "x")
-    )
 }
 
 /// The key ring file the API's functions read (`make test` exports `KEY_RING_FILE`).
@@ -66,7 +52,7 @@ fn key_id(token: &str) -> u32 {
 #[tokio::test]
 async fn signup_then_login_token_then_verify_over_http() {
     let (base, http) = (api_url(), reqwest::Client::new());
-    let email = unique_email();
+    let email = unique_email("e2e");
     let password = "e2e pass:word \u{e9}";
 
     let signup = http
@@ -139,7 +125,7 @@ async fn errors_over_http_are_problem_json() {
 
     let wrong = http
         .get(format!("{base}/api/login-token"))
-        .basic_auth(unique_email(), Some("whatever pass"))
+        .basic_auth(unique_email("e2e"), Some("whatever pass"))
         .send()
         .await
         .unwrap();
@@ -268,7 +254,7 @@ async fn functions_logging_at_trace_write_no_secret_they_were_sent() {
     let (base, http) = (api_url(), reqwest::Client::new());
     let log_path = std::env::var("TOKENGATE_API_LOG")
         .expect("TOKENGATE_API_LOG is unset: run the tests with `make test`");
-    let email = unique_email();
+    let email = unique_email("e2e");
     let password = "trace-secret vermilion otter";
     let new_password = "trace-secret quarry falcon";
 

@@ -8,23 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use tokengate_tests::TestApp;
-
-fn api_url() -> String {
-    std::env::var("TOKENGATE_API_URL").expect("TOKENGATE_API_URL is unset: run `make test`")
-}
+use tokengate_tests::{TestApp, api_url, unique_email};
 
 /// The one origin `make test` allows the API's CORS (`CorsAllowedOrigins`).
 fn page_origin() -> String {
     std::env::var("TOKENGATE_PAGE_ORIGIN").expect("TOKENGATE_PAGE_ORIGIN is unset: run `make test`")
-}
-
-fn unique_email() -> String {
-    let id = tokengate::ids::TokenId::generate()
-        .to_string()
-        .to_lowercase()
-        .replace(['-', '_'], "x");
-    format!("front-{id}@example.com")
 }
 
 /// Signs up over HTTP; the body.
@@ -63,7 +51,7 @@ fn assert_problem(answer: &(StatusCode, HeaderMap, Vec<u8>), status: u16, detail
 #[tokio::test]
 async fn the_protected_route_answers_the_caller_the_authorizer_named_in_each_place() {
     let http = reqwest::Client::new();
-    let signup = sign_up(&http, &unique_email()).await;
+    let signup = sign_up(&http, &unique_email("front")).await;
     let token = signup["x-auth-token"].as_str().unwrap();
     let me = format!("{}/api/me", api_url());
     for request in [
@@ -105,7 +93,7 @@ async fn refused_tokens_get_the_gateway_responses_in_the_functions_own_bytes() {
         .unwrap()
         .as_secs();
     let past = TestApp::over_running_api(now - 2 * tokengate_tests::TTL_SECONDS).await;
-    let stale = past.sign_up(&unique_email(), "correct horse").await;
+    let stale = past.sign_up(&unique_email("front"), "correct horse").await;
     let stale = stale["x-auth-token"].as_str().unwrap();
     let expired = answer(http.get(&me).bearer_auth(stale)).await;
     assert_problem(&expired, 403, "Access token expired.");
@@ -124,7 +112,7 @@ async fn refused_tokens_get_the_gateway_responses_in_the_functions_own_bytes() {
     );
 
     // Forged, garbled and revoked: 403 Invalid access token. (only ACCESS_DENIED can say why).
-    let signup = sign_up(&http, &unique_email()).await;
+    let signup = sign_up(&http, &unique_email("front")).await;
     let revoked = signup["x-auth-token"].as_str().unwrap().to_owned();
     let logout = http
         .post(format!("{base}/auth/logout"))
@@ -209,7 +197,7 @@ fn cargo_lambda_invoke(function: &str, event: &Value) -> Value {
 #[tokio::test]
 async fn cargo_lambda_invoke_keeps_working_on_the_apis_port() {
     let http = reqwest::Client::new();
-    let signup = sign_up(&http, &unique_email()).await;
+    let signup = sign_up(&http, &unique_email("front")).await;
     let token = signup["x-auth-token"].as_str().unwrap().to_owned();
     let event = |token: &str| {
         tokengate_tests::ApiRequest::get("/api/me")
@@ -277,7 +265,7 @@ async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed
     let wrong = |origin: &str| {
         http.post(format!("{base}/auth/login"))
             .header("Origin", origin)
-            .basic_auth(unique_email(), Some("wrong password"))
+            .basic_auth(unique_email("front"), Some("wrong password"))
     };
     let (status, headers, _) = answer(wrong(&allowed)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
