@@ -85,15 +85,16 @@ pub fn render(
     } else {
         "DEFAULT_5XX"
     };
+    // The content type of the template's key (application/json) unless a header replaces it.
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let Some(response) = responses
         .get(kind.name())
         .or_else(|| responses.get(fallback))
     else {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
         return Rendered {
             status,
             headers,
@@ -102,11 +103,6 @@ pub fn render(
                 .into_bytes(),
         };
     };
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     for (name, source) in &response.headers {
         let Ok(name) = HeaderName::try_from(name.as_str()) else {
             continue;
