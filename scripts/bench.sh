@@ -31,9 +31,7 @@ cli=$(argon2_cli)
 
 log "building the release binaries"
 # Three builds, so that features unified across one build's packages stay what each deploys with.
-functions=()
-for function in functions/*/; do functions+=(-p "$(basename "$function")"); done
-cargo build --release --quiet "${functions[@]}"
+build_release_functions
 cargo build --release --quiet -p hello-lambda
 cargo build --release --quiet -p bench
 

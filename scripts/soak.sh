@@ -13,9 +13,8 @@ trap 'exit 130' INT TERM
 
 install_tools
 log "building the release binaries (functions, soak) and the front"
-functions=()
-for function in functions/*/; do functions+=(-p "$(basename "$function")"); done
-cargo build --release --quiet "${functions[@]}" -p soak
+build_release_functions
+cargo build --release --quiet -p soak
 cargo build --quiet -p front -p outbox-relay -p keyring -p create-tables
 
 WORK="$ROOT/target/soak"

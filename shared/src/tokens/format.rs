@@ -28,7 +28,8 @@ const DOMAIN: &[u8] = b"tokengate access token v2";
 
 const LEGACY_PREFIX: &str = "tg1_";
 const LEGACY_BODY_LEN: usize = 16 + 16 + 32;
-const LEGACY_TOKEN_LEN: usize = LEGACY_PREFIX.len() + (LEGACY_BODY_LEN * 4).div_ceil(3);
+/// The length of a first-form (`tg1_`) token's text.
+pub const LEGACY_TOKEN_LEN: usize = LEGACY_PREFIX.len() + (LEGACY_BODY_LEN * 4).div_ceil(3);
 const LEGACY_DOMAIN: &[u8] = b"tokengate access token v1";
 
 /// Names a signing key within a key ring. Ids only increase: a newer key has a larger id.

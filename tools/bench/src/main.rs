@@ -306,15 +306,19 @@ async fn function_rows(
             .zip(&mut refusing)
             .zip(&mut refusing_from_file)
         {
-            let event = workloads::without_credentials(&function.name);
-            samples.push(
-                function
-                    .cold_start(emulator, env, &event, workloads::is_refusal)
-                    .await?,
-            );
+            let event = workloads::first_event(&function.name);
+            let expect =
+                |answer: &serde_json::Value| workloads::is_first_answer(&function.name, answer);
+            samples.push(function.cold_start(emulator, env, &event, expect).await?);
+            // The rotation reads no ring at start-up: it needs the secret's id, not a file.
+            let ring_env = if function.name == workloads::ROTATION {
+                env
+            } else {
+                file_env
+            };
             from_file.push(
                 function
-                    .cold_start(emulator, file_env, &event, workloads::is_refusal)
+                    .cold_start(emulator, ring_env, &event, expect)
                     .await?,
             );
         }
@@ -340,9 +344,23 @@ async fn function_rows(
     for ((function, with_secret), from_file) in
         functions.iter().zip(&refusing).zip(&refusing_from_file)
     {
+        let first = workloads::first_event_label(&function.name);
+        if function.name == workloads::ROTATION {
+            // Both of its runs had the same environment (the secret's id): one is reported.
+            rows.push(Row::timing(
+                &format!(
+                    "cold start {}, first answer ({first}) / hello",
+                    function.name
+                ),
+                from_file,
+                &hello_starts,
+                Some(1.5),
+            ));
+            continue;
+        }
         let mut row = Row::timing(
             &format!(
-                "cold start {}, first answer (no credentials), key ring from a file / hello",
+                "cold start {}, first answer ({first}), key ring from a file / hello",
                 function.name
             ),
             from_file,
@@ -398,8 +416,9 @@ async fn function_rows(
         drop(running);
         memory_rows.push(Row {
             figure: format!(
-                "peak RSS, {} serving {invocations} requests{}",
+                "peak RSS, {} serving {invocations} {}{}",
                 function.name,
+                workloads::requests_noun(&function.name),
                 if hashing { " (argon2id)" } else { "" }
             ),
             ours: mebibytes(rss),
@@ -435,7 +454,9 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          ## How\n\n\
          - **verify, authorizer**: in process, through the domain crate with the real DynamoDB \
          client on DynamoDB Local, {store} calls each after a warm-up; the baseline is a bare \
-         strongly consistent `GetItem` of the same token item with the same client. The \
+         strongly consistent `GetItem` of the one item a valid token's check reads (the \
+         account's sessions item, which grows with the bench's logins: both sides read it as it \
+         is at the time) with the same client. The \
          authorizer runs with its in-container cache off so that every call reads the store.\n\
          - **rejections**: `Tokens::verify` on garbage, right-shaped forgeries of both token \
          forms, a tampered token, and tokens signed with another key under the ring's key id, \
@@ -460,8 +481,11 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          brackets, with its difference to the file) and with the same ring in a file \
          (`KEY_RING_FILE`), to which the goal applies. The Secrets Manager read is also timed \
          in process on its own (a fresh SDK client and its first `GetSecretValue`, against a \
-         fresh client's first DynamoDB `GetItem`). That first request carries no credentials, so it is answered (a 4xx, or a \
-         deny) without DynamoDB or argon2: the figure is the start-up itself; the valid-token \
+         fresh client's first DynamoDB `GetItem`). That first request carries no credentials, so \
+         it is answered (a 4xx, or a deny) without DynamoDB or argon2; the mailer's is a stream \
+         batch with no records, and `rotate-key`'s (which reads no ring at start-up, so runs \
+         with the secret only) another secret's rotation event, refused before any call: the \
+         figure is the start-up itself; the valid-token \
          rows add the first DynamoDB call, connection included. The baseline is a minimal `lambda_runtime` function \
          (`tools/hello-lambda`) built in the same run. {cold} starts of each, interleaved. \
          Every process gets the environment Lambda would give it (region, credentials, the \
@@ -470,7 +494,9 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          - **size**: the stripped release binary. **Peak RSS**: `VmHWM` of the process after \
          {invocations} invocations on its main path ({hashing} where each costs an argon2id \
          evaluation: the password functions, and logout and logout-all, whose tokens come \
-         from a login).\n\
+         from a login); the mailer's are sweeps of the outbox (a query of its index of due \
+         messages), `rotate-key`'s whole rotations of the bench's ring in Secrets Manager, four \
+         steps each, run last.\n\
          - **throughput**: {callers} concurrent tasks share one `Tokens` (one warm function's \
          state) and call `verify` for {rounds} windows of {window:?}, alternating with windows \
          of bare `GetItem`s at the same concurrency.\n",

@@ -31,14 +31,15 @@ pub struct BareGetItem {
 }
 
 impl BareGetItem {
-    /// The read of the seeded token's item.
-    pub fn of_seeded_token(deployment: &Deployment) -> Self {
+    /// The read of the seeded account's sessions item: the one read a valid token costs
+    /// `verify` and the authorizer, of the same item, as big as the account's sessions make it.
+    pub fn of_seeded_sessions(deployment: &Deployment) -> Self {
         Self {
             client: deployment.client.clone(),
             table: deployment.config.tokens_table.clone(),
             uid: deployment.claims.user.to_string(),
-            // The tokens table's sort key of an issued token (see tokengate::store).
-            sk: format!("token#{}", deployment.claims.token),
+            // The tokens table's sort key of an account's sessions (see tokengate::store).
+            sk: "sessions".to_owned(),
         }
     }
 
@@ -54,7 +55,10 @@ impl BareGetItem {
             .send()
             .await
             .expect("GetItem on DynamoDB Local");
-        assert!(output.item.is_some(), "the seeded token's item is missing");
+        assert!(
+            output.item.is_some(),
+            "the seeded account's sessions item is missing"
+        );
     }
 }
 
@@ -127,7 +131,7 @@ pub async fn verify_handler(
     let authorization =
         HeaderValue::from_str(&format!("Bearer {}", deployment.token)).expect("a header value");
     let tokens = &deployment.tokens;
-    let bare = BareGetItem::of_seeded_token(deployment);
+    let bare = BareGetItem::of_seeded_sessions(deployment);
     let body = respond(tokengate::handlers::verify(tokens, verify_request(&authorization)).await)
         .into_body();
     assert!(
@@ -156,7 +160,7 @@ pub async fn authorizer(
 ) -> (Samples, Samples) {
     let authorizer = &Authorizer::new(deployment.tokens.clone(), Duration::ZERO);
     let event = &events::authorizer_request(Some(&format!("Bearer {}", deployment.token)));
-    let bare = BareGetItem::of_seeded_token(deployment);
+    let bare = BareGetItem::of_seeded_sessions(deployment);
     paired(
         warmup,
         samples,
@@ -338,7 +342,7 @@ pub async fn throughput(
             );
         }
     };
-    let bare = Arc::new(BareGetItem::of_seeded_token(deployment));
+    let bare = Arc::new(BareGetItem::of_seeded_sessions(deployment));
     let get_item = move || {
         let bare = bare.clone();
         async move { bare.call().await }
@@ -384,7 +388,7 @@ pub async fn sessions_listing(
             "the listing shows {count} sessions, not {sessions}"
         ));
     }
-    let bare = BareGetItem::of_seeded_token(deployment);
+    let bare = BareGetItem::of_seeded_sessions(deployment);
     Ok(paired(
         warmup,
         samples,
@@ -420,7 +424,7 @@ pub async fn first_calls(deployment: &Deployment) -> (Duration, Duration) {
         .expect("DynamoDB client");
     let bare = BareGetItem {
         client,
-        ..BareGetItem::of_seeded_token(deployment)
+        ..BareGetItem::of_seeded_sessions(deployment)
     };
     bare.call().await;
     (ring_read, started.elapsed())

@@ -12,9 +12,9 @@ use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
 use tokengate::tokens::keyring::Authentication;
 
-/// Every function on a route, the token-only ones first (`rotate-key`, which Secrets Manager
-/// invokes a few times a month, is not measured).
-pub const FUNCTIONS: [&str; 15] = [
+/// Every function: those on a route, the token-only ones first, then the two that no route
+/// reaches (the outbox's mailer, and `rotate-key` last: serving, it rotates the bench's ring).
+pub const FUNCTIONS: [&str; 17] = [
     "verify",
     "authorizer",
     "me",
@@ -30,7 +30,13 @@ pub const FUNCTIONS: [&str; 15] = [
     "login",
     "login-token",
     "password",
+    "mailer",
+    "rotate-key",
 ];
+
+/// The function that rotates the key ring: it reads no ring at start-up, so it only runs with
+/// the ring in Secrets Manager.
+pub const ROTATION: &str = "rotate-key";
 
 /// Whether `function` hashes or verifies passwords (argon2id) on its main path.
 pub fn hashes_passwords(function: &str) -> bool {
@@ -41,9 +47,32 @@ pub fn hashes_passwords(function: &str) -> bool {
 }
 
 /// Whether each request to `function` costs an argon2id evaluation, in the function or in the
-/// login that gets it a token to consume (logout, logout-all): those get fewer requests.
+/// login that gets it a token to consume (logout, logout-all), or a rotation step: those get
+/// fewer requests.
 pub fn costs_a_hash(function: &str) -> bool {
-    hashes_passwords(function) || matches!(function, "logout" | "logout-all" | "revoke-session")
+    hashes_passwords(function)
+        || matches!(
+            function,
+            "logout" | "logout-all" | "revoke-session" | ROTATION
+        )
+}
+
+/// What `function`'s invocations on its main path are, for the report.
+pub fn requests_noun(function: &str) -> &'static str {
+    match function {
+        "mailer" => "sweeps of the outbox",
+        ROTATION => "rotation steps",
+        _ => "requests",
+    }
+}
+
+/// What [`first_event`] sends `function`, for the report.
+pub fn first_event_label(function: &str) -> &'static str {
+    match function {
+        "mailer" => "an empty stream batch",
+        ROTATION => "another secret's rotation event",
+        _ => "no credentials",
+    }
 }
 
 fn route(function: &str) -> (&'static str, &'static str) {
@@ -66,9 +95,20 @@ fn route(function: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// A request to `function` with no credentials and no body: answered at once with a 4xx (a
-/// deny for the authorizer), without DynamoDB or argon2.
-pub fn without_credentials(function: &str) -> Value {
+/// A first invocation that `function` answers at once, without DynamoDB, Secrets Manager, SES or
+/// argon2: a request with no credentials and no body (a 4xx; a deny for the authorizer), a
+/// stream batch with no records (the mailer), another secret's rotation event (refused).
+pub fn first_event(function: &str) -> Value {
+    if function == "mailer" {
+        return json!({ "Records": [] });
+    }
+    if function == ROTATION {
+        return json!({
+            "Step": "createSecret",
+            "SecretId": "another-secret",
+            "ClientRequestToken": "bench-first-event",
+        });
+    }
     if function == "authorizer" {
         // No token at all is the authorizer's error answer; a garbled one its deny.
         return authorizer_request(Some("Bearer garbled"));
@@ -77,8 +117,19 @@ pub fn without_credentials(function: &str) -> Value {
     http_request(method, path, &[], None)
 }
 
-/// Whether `answer` is the refusal [`without_credentials`] asks for.
-pub fn is_refusal(answer: &Value) -> bool {
+/// Whether `answer` is the one [`first_event`] asks of `function`.
+pub fn is_first_answer(function: &str, answer: &Value) -> bool {
+    match function {
+        "mailer" => answer["batchItemFailures"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        ROTATION => answer["errorType"].is_string(),
+        _ => is_refusal(answer),
+    }
+}
+
+/// Whether `answer` is a refusal: a 4xx, or an authorizer's deny.
+fn is_refusal(answer: &Value) -> bool {
     effect(answer) == Some("Deny")
         || answer["statusCode"]
             .as_u64()
@@ -253,6 +304,32 @@ pub async fn serve(
                 let event = http_request(method, path, &[], Some(&body));
                 let answer = emulator.invoke(function, &event).await?;
                 if answer["statusCode"] != 400 {
+                    return Err(format!("{function} answered {answer}"));
+                }
+            }
+        }
+        // Scheduled sweeps of the outbox (a query of its due-items index; nothing is due here:
+        // delivering needs SES, and each message is one SendEmail on the same client).
+        "mailer" => {
+            let event = json!({ "sweep": true });
+            for _ in 0..invocations {
+                let answer = emulator.invoke(function, &event).await?;
+                if !answer["finished"].is_u64() {
+                    return Err(format!("{function} answered {answer}"));
+                }
+            }
+        }
+        // Whole rotations of the bench's ring in Secrets Manager, four steps each.
+        ROTATION => {
+            let steps = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+            for n in 0..invocations {
+                let event = json!({
+                    "Step": steps[n % steps.len()],
+                    "SecretId": deployment.secret_arn,
+                    "ClientRequestToken": format!("bench-rotation-{:032}", n / steps.len()),
+                });
+                let answer = emulator.invoke(function, &event).await?;
+                if !answer.is_null() {
                     return Err(format!("{function} answered {answer}"));
                 }
             }

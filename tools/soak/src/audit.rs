@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokengate::store::Client;
+use tokengate::tokens::TOKEN_LEN;
+use tokengate::tokens::format::{LEGACY_TOKEN_LEN, PresentedToken};
 
 use crate::traffic::{Secrets, Shared};
 
@@ -68,15 +70,29 @@ fn strings(value: &AttributeValue, out: &mut Vec<String>) {
     }
 }
 
-/// Whether `text` is, or holds as a word, one of `secrets`, or any token at all.
+/// Whether `text` is, or holds as a word, one of `secrets`; holds any token text at all; or a
+/// soak password.
 fn holds_secret(text: &str, secrets: &HashSet<&str>) -> bool {
-    text.contains("tg2_")
-        || text.contains("tg1_")
-        || text.contains("soak-pw-")
+    text.contains("soak-pw-")
         || secrets.contains(text)
         || text
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .any(|word| secrets.contains(word))
+        || holds_token(text)
+}
+
+/// Whether a well-formed token of either form starts anywhere in `text`. The prefix alone is not
+/// enough: the tables' ids are random URL-safe base64, so one in a few hundred thousand holds
+/// `tg1_` or `tg2_` by chance (a 30-minute run stores ~100,000 of them).
+fn holds_token(text: &str) -> bool {
+    ["tg2_", "tg1_"].into_iter().any(|prefix| {
+        text.match_indices(prefix).any(|(at, _)| {
+            [TOKEN_LEN, LEGACY_TOKEN_LEN].into_iter().any(|len| {
+                text.get(at..at + len)
+                    .is_some_and(|candidate| PresentedToken::parse(candidate).is_some())
+            })
+        })
+    })
 }
 
 /// Audits the three tables and the revoked tokens.
@@ -195,14 +211,29 @@ mod tests {
             "link: https://x.example/?code=c0de-XYZ_123&a=b",
             &secrets
         ));
-        assert!(holds_secret("Bearer tg2_AAAA", &secrets));
-        assert!(holds_secret("tg1_x", &secrets));
+        let token = format!("tg2_{}", "A".repeat(TOKEN_LEN - 4));
+        let legacy = format!("tg1_{}", "A".repeat(LEGACY_TOKEN_LEN - 4));
+        assert!(holds_secret(&token, &secrets));
+        assert!(holds_secret(&format!("Bearer {token}"), &secrets));
+        assert!(
+            holds_secret(&format!("x{token}y"), &secrets),
+            "inside other text"
+        );
+        assert!(holds_secret(&legacy, &secrets));
         assert!(holds_secret("old soak-pw-0123", &secrets));
         assert!(!holds_secret(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
             &secrets
         ));
         assert!(!holds_secret("c0de-XYZ_1234", &secrets), "another word");
+        assert!(
+            !holds_secret("token#Qtg2_Zk9tg1_aaaaaaaaaaaa", &secrets),
+            "an id that holds a token prefix by chance"
+        );
+        assert!(
+            !holds_secret("tg2_AAAA", &secrets),
+            "too short to be a token"
+        );
     }
 
     #[test]
