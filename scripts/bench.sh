@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: builds the release binaries, starts DynamoDB Local, moto's Secrets Manager and
-# cargo lambda's runtime API emulator, runs tools/bench, which prints the table and writes bench/results.md. Stops
-# everything it started, on Ctrl-C too. BENCH_QUICK=1 takes few samples, for a try-out.
+# `make bench`: builds the release binaries, starts DynamoDB Local, moto's Secrets Manager, the SES
+# v2 emulator and cargo lambda's runtime API emulator, runs tools/bench, which prints the table
+# and writes bench/results.md. Stops everything it started, on Ctrl-C too. BENCH_QUICK=1 takes
+# few samples, for a try-out.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
@@ -38,6 +39,7 @@ cargo build --release --quiet -p bench
 mkdir -p "$ROOT/target/bench-logs"
 DYNAMODB_LOG="$ROOT/target/bench-logs/dynamodb.log" start_dynamodb "$(free_port)"
 MOTO_LOG="$ROOT/target/bench-logs/moto.log" start_secrets_manager "$(free_port)"
+MAIL_LOG="$ROOT/target/bench-logs/mail.log" start_mail "$(free_port)"
 
 emulator_port=$(free_port)
 log "starting cargo lambda's runtime API emulator on 127.0.0.1:$emulator_port"

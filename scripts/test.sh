@@ -41,6 +41,11 @@ install_chromium
 log "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "checking that the functions run the patched lambda_runtime (vendor/README.md)"
+if ! cargo tree --quiet -i lambda_runtime --depth 0 | grep -q "$ROOT/vendor/lambda_runtime"; then
+  echo "lambda_runtime does not resolve to vendor/lambda_runtime: its per-invocation leak is back" >&2
+  exit 1
+fi
 log "checking the domain crate's layering (scripts/module-graph.py)"
 python3 scripts/module-graph.py
 log "checking that docs/scale.md is what scripts/scale.py makes of bench/results.md and docs/prices.toml"

@@ -77,6 +77,7 @@ impl Deployment {
             ("TOKENS_TABLE".to_owned(), format!("bench-tokens-{run}")),
             ("OUTBOX_TABLE".to_owned(), format!("bench-outbox-{run}")),
             ("KEY_RING_SECRET_ID".to_owned(), secret_arn.clone()),
+            ("MAIL_FROM".to_owned(), "bench@example.com".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
         let config = Config::from_lookup(|name| {

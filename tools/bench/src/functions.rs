@@ -21,6 +21,7 @@ const LAMBDA_VARIABLES: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SESV2",
 ];
 
 /// cargo lambda's runtime API emulator (`cargo lambda watch --only-lambda-apis`).

@@ -388,7 +388,10 @@ async fn function_rows(
     let hello_rss = {
         let running = hello.start(emulator, env)?;
         for _ in 0..sizes.invocations {
-            emulator.invoke(&hello.name, &hello_event).await?;
+            let answer = emulator.invoke(&hello.name, &hello_event).await?;
+            if answer["hello"] != "world" {
+                return Err(format!("hello answered {answer}"));
+            }
         }
         running.peak_rss()?
     };
@@ -494,8 +497,10 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          - **size**: the stripped release binary. **Peak RSS**: `VmHWM` of the process after \
          {invocations} invocations on its main path ({hashing} where each costs an argon2id \
          evaluation: the password functions, and logout and logout-all, whose tokens come \
-         from a login); the mailer's are sweeps of the outbox (a query of its index of due \
-         messages), `rotate-key`'s whole rotations of the bench's ring in Secrets Manager, four \
+         from a login, and `rotate-key`'s); the mailer's are outbox sweeps (a scan for \
+         unfinished items over a minute old), the first of which send, through the SES emulator \
+         started by `scripts/bench.sh`, the messages the bench's signups and reset requests \
+         queued; `rotate-key`'s are whole rotations of the bench's ring in Secrets Manager, four \
          steps each, run last.\n\
          - **throughput**: {callers} concurrent tasks share one `Tokens` (one warm function's \
          state) and call `verify` for {rounds} windows of {window:?}, alternating with windows \

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use tokengate::authorizer::Authorizer;
+use tokengate::ids::UserId;
 use tokengate::keys::secret::RingSecret;
 use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::store::RequestCounter;
@@ -34,10 +35,15 @@ impl BareGetItem {
     /// The read of the seeded account's sessions item: the one read a valid token costs
     /// `verify` and the authorizer, of the same item, as big as the account's sessions make it.
     pub fn of_seeded_sessions(deployment: &Deployment) -> Self {
+        Self::of_sessions(deployment, &deployment.claims.user)
+    }
+
+    /// The read of `user`'s sessions item.
+    pub fn of_sessions(deployment: &Deployment, user: &UserId) -> Self {
         Self {
             client: deployment.client.clone(),
             table: deployment.config.tokens_table.clone(),
-            uid: deployment.claims.user.to_string(),
+            uid: user.to_string(),
             // The tokens table's sort key of an account's sessions (see tokengate::store).
             sk: "sessions".to_owned(),
         }
@@ -363,7 +369,7 @@ pub async fn throughput(
 }
 
 /// `GET /auth/sessions` through its handler for an account with `sessions` live sessions,
-/// against a bare `GetItem`.
+/// against a bare `GetItem` of that account's sessions item.
 pub async fn sessions_listing(
     deployment: &Deployment,
     sessions: usize,
@@ -388,7 +394,10 @@ pub async fn sessions_listing(
             "the listing shows {count} sessions, not {sessions}"
         ));
     }
-    let bare = BareGetItem::of_seeded_sessions(deployment);
+    let Authentication::Authentic(claims) = deployment.ring.authenticate(&token) else {
+        return Err("the listed account's token does not authenticate".into());
+    };
+    let bare = BareGetItem::of_sessions(deployment, &claims.user);
     Ok(paired(
         warmup,
         samples,

@@ -211,7 +211,13 @@ mod tests {
             "link: https://x.example/?code=c0de-XYZ_123&a=b",
             &secrets
         ));
-        let token = format!("tg2_{}", "A".repeat(TOKEN_LEN - 4));
+        let key = tokengate::tokens::SigningKey::new(&[7; 32]).expect("a 32-byte key");
+        let issued = key.token_for(
+            tokengate::tokens::KeyId(3),
+            &tokengate::ids::UserId::generate(),
+            &tokengate::ids::TokenId::generate(),
+        );
+        let token = issued.expose().to_owned();
         let legacy = format!("tg1_{}", "A".repeat(LEGACY_TOKEN_LEN - 4));
         assert!(holds_secret(&token, &secrets));
         assert!(holds_secret(&format!("Bearer {token}"), &secrets));
@@ -233,6 +239,11 @@ mod tests {
         assert!(
             !holds_secret("tg2_AAAA", &secrets),
             "too short to be a token"
+        );
+        let undecodable = format!("tg2_{}B", "A".repeat(TOKEN_LEN - 5));
+        assert!(
+            !holds_secret(&format!("sk#{undecodable}"), &secrets),
+            "a token's length of text after the prefix that is no token body"
         );
     }
 
