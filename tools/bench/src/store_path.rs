@@ -63,7 +63,7 @@ impl BareGetItem {
             .expect("GetItem on DynamoDB Local");
         assert!(
             output.item.is_some(),
-            "the seeded account's sessions item is missing"
+            "the account's sessions item is missing"
         );
     }
 }

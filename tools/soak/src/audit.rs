@@ -85,14 +85,14 @@ fn holds_secret(text: &str, secrets: &HashSet<&str>) -> bool {
 /// enough: the tables' ids are random URL-safe base64, so one in a few hundred thousand holds
 /// `tg1_` or `tg2_` by chance (a 30-minute run stores ~100,000 of them).
 fn holds_token(text: &str) -> bool {
-    ["tg2_", "tg1_"].into_iter().any(|prefix| {
-        text.match_indices(prefix).any(|(at, _)| {
-            [TOKEN_LEN, LEGACY_TOKEN_LEN].into_iter().any(|len| {
+    [("tg2_", TOKEN_LEN), ("tg1_", LEGACY_TOKEN_LEN)]
+        .into_iter()
+        .any(|(prefix, len)| {
+            text.match_indices(prefix).any(|(at, _)| {
                 text.get(at..at + len)
                     .is_some_and(|candidate| PresentedToken::parse(candidate).is_some())
             })
         })
-    })
 }
 
 /// Audits the three tables and the revoked tokens.
