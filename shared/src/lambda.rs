@@ -196,7 +196,7 @@ pub async fn serve_rotation() -> Result<(), Error> {
 
 /// How old an unfinished outbox item must be before a sweep sends it: younger ones are the
 /// stream's to deliver.
-const SWEEP_MIN_AGE_SECONDS: u64 = 60;
+pub const SWEEP_MIN_AGE_SECONDS: u64 = 60;
 
 impl FromConfig for Mailer {
     /// The mailer: the store, the key ring (codes are made with it), SES from `MAIL_FROM`.

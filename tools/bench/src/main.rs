@@ -494,7 +494,8 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          {invocations} invocations on its main path ({hashing} where each costs an argon2id \
          evaluation: the password functions, and logout and logout-all, whose tokens come \
          from a login, and `rotate-key`'s); the mailer's are outbox sweeps (a scan for \
-         unfinished items over a minute old), the first of which send, through the SES emulator \
+         unfinished items over a minute old, after a minute's wait so that all queued is due), \
+         the first of which send, through the SES emulator \
          started by `scripts/bench.sh`, the messages the bench's signups and reset requests \
          queued; `rotate-key`'s are whole rotations of the bench's ring in Secrets Manager, four \
          steps each, run last.\n\
