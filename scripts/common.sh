@@ -121,9 +121,7 @@ stop_children() {
 # Builds every function's release binary in one build of their own, so the features cargo unifies
 # across a build's packages are the functions' alone, as deployed (make bench, make soak).
 build_release_functions() {
-  local functions=()
-  for function in "$ROOT"/functions/*/; do functions+=(-p "$(basename "$function")"); done
-  cargo build --release --quiet "${functions[@]}"
+  cargo build --release --quiet -p functions
 }
 
 # Starts DynamoDB Local in memory on port $1 and points the AWS SDK at it.

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 import re
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -299,8 +301,42 @@ def read_bench(path: Path) -> dict:
     return bench
 
 
+# Routes whose cost is another row's: each is priced as the row named (the route table's routes
+# must each have a row of WORK or an entry here; read_routes fails otherwise).
+PRICED_AS = {
+    "GET /api/login-token": "login",  # the same account read, attempt and argon2 as a login
+    "DELETE /auth/sessions/{id}": "logout",  # the same UpdateItem and DeleteItem
+    "GET /api/me": "authorizer",  # one of your protected routes: the authorizer's part is counted
+}
+
+
+def read_routes() -> dict:
+    """The route table (tokengate::routes, through `cargo run -p routes -- json`): each function's
+    memory and the credential routes, which have the tighter throttle. Fails when a route has no
+    cost row."""
+    table = json.loads(subprocess.run(
+        ["cargo", "run", "--quiet", "-p", "routes", "--", "json"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    functions = table["functions"]
+    priced = {work.label.split(" (")[0] for work in WORK.values()}
+    for function in functions:
+        route = function["route"]
+        if route and route["label"] not in priced and route["label"] not in PRICED_AS:
+            raise SystemExit(f"scale.py: the route table's {route['label']} has no row in WORK "
+                             "(or PRICED_AS): price it")
+        if not route and not any(work.function == function["name"] for work in WORK.values()) \
+                and function["trigger"] != "key-rotation":
+            raise SystemExit(f"scale.py: the route table's function {function['name']} has no row in WORK")
+    return {
+        "memory": {function["name"]: function["memory_mb"] for function in functions},
+        "token_routes": [function["route"]["label"] for function in functions
+                         if function["route"] and function["route"]["credential"]],
+    }
+
+
 def read_template(path: Path) -> dict:
-    """Parameter defaults, each function's memory, and the routes with the tighter throttle."""
+    """Parameter defaults, from template.yaml; each function's memory and the routes with the
+    tighter throttle, from the route table (which writes them into the template)."""
     text = path.read_text()
     params_block = text.split("\nParameters:\n", 1)[1].split("\nConditions:\n", 1)[0]
     params = {}
@@ -308,22 +344,7 @@ def read_template(path: Path) -> dict:
         default = re.search(r"^    Default: (.*)$", match.group(2), re.M)
         if default:
             params[match.group(1)] = default.group(1).strip().strip('"')
-    global_memory = int(re.search(r"^Globals:\n(?:.*\n)*?    MemorySize: (\d+)", text, re.M).group(1))
-    functions = {}
-    resources = text.split("\nResources:\n", 1)[1]
-    for block in re.split(r"\n(?=  \w+:\n)", resources):
-        if "Type: AWS::Serverless::Function" not in block:
-            continue
-        binary = re.search(r"Binary: (\S+)", block).group(1)
-        memory = re.search(r"^      MemorySize: (\d+)", block, re.M)
-        functions[binary] = int(memory.group(1)) if memory else global_memory
-    token_routes = []
-    for match in re.finditer(
-        r'- ResourcePath: "([^"]+)"\n\s+HttpMethod: (\S+)\n\s+ThrottlingRateLimit: !Ref (\w+)', text
-    ):
-        if match.group(3) == "TokenRouteRateLimit":
-            token_routes.append(f"{match.group(2)} {match.group(1).replace('~1', '/')}")
-    return {"params": params, "memory": functions, "token_routes": token_routes}
+    return {"params": params, **read_routes()}
 
 
 # ==================================================================================================

@@ -38,8 +38,7 @@ wait_for_port "$functions_port" 60
 # One warm container per function (rotate-key serves Secrets Manager, not the API). The
 # authorizer keeps what it verified for an hour, so the warm-up fills its cache and the run keeps
 # it full; the functions log at info, as deployed by default.
-for function in functions/*/; do
-  name=$(basename "$function")
+for name in $(cargo run --quiet -p routes -- names); do
   [ "$name" = rotate-key ] && continue
   AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$functions_port/.rt/$name" AWS_LAMBDA_FUNCTION_NAME="$name" \
     AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 \

@@ -46,6 +46,8 @@ if ! cargo tree --quiet -i lambda_runtime --depth 0 | grep -q "$ROOT/vendor/lamb
   echo "lambda_runtime does not resolve to vendor/lambda_runtime: its per-invocation leak is back" >&2
   exit 1
 fi
+log "checking that what the route table derives is what tools/routes writes (template.yaml, functions/Cargo.toml, README.md)"
+cargo run --quiet -p routes -- check
 log "checking the domain crate's layering (scripts/module-graph.py)"
 python3 scripts/module-graph.py
 log "checking that docs/scale.md is what scripts/scale.py makes of bench/results.md and docs/prices.toml"

@@ -1,6 +1,8 @@
 # Schemathesis hooks for scripts/schemathesis.sh, which loads this module through
 # SCHEMATHESIS_HOOKS=hooks with scripts/schemathesis/ on PYTHONPATH. It reads from the environment:
 #   TOKENGATE_OPENAPI        the path of openapi.yaml
+#   TOKENGATE_ROUTES         the route table as JSON (`cargo run -p routes -- json`): every
+#                            operation a hook names must be one of its routes
 #   SEED_EMAIL, SEED_PASSWORD  the seed account's credentials
 #   TOKENGATE_RESPONSES_LOG  where `after_call` appends one line per response
 #   TOKENGATE_DROPPED_LOG    where `filter_failure` appends one line per dropped failure
@@ -70,6 +72,17 @@ _BODY_OPERATIONS = {"POST /auth/signup", "POST /auth/login", "POST /auth/passwor
 _REVOKE_SESSION = "DELETE /auth/sessions/{id}"
 # The application of the sessions the hook makes for DELETE /auth/sessions/{id} to end.
 _REVOKE_CLIENT_ID = "schemathesis-revoke"
+_RESET_CONFIRM = "POST /auth/password-reset/confirm"
+_EMAIL_VERIFY = "POST /auth/email/verify"
+_PASSWORD_CHANGE = "POST /auth/password"
+_SIGNUP = "POST /auth/signup"
+
+with open(os.environ["TOKENGATE_ROUTES"], encoding="utf-8") as file:
+    _ROUTES = {f["route"]["label"] for f in json.load(file)["functions"] if f["route"]}
+# A hook for a route that is gone (or renamed) would never run: refuse to start instead.
+_NAMED = _BODY_OPERATIONS | {_REVOKE_SESSION, _RESET_CONFIRM, _EMAIL_VERIFY, _PASSWORD_CHANGE, _SIGNUP}
+if _NAMED - _ROUTES:
+    raise SystemExit(f"hooks.py names operations the route table has not: {sorted(_NAMED - _ROUTES)}")
 _OTHER_LOCATIONS = (
     ParameterLocation.HEADER,
     ParameterLocation.QUERY,
@@ -176,8 +189,6 @@ def _live_session_id(case):
     return response.json()["data"][0]["id"]
 
 
-_RESET_CONFIRM = "POST /auth/password-reset/confirm"
-_EMAIL_VERIFY = "POST /auth/email/verify"
 _CODE_POOLS = {_RESET_CONFIRM: [], _EMAIL_VERIFY: []}
 _POOL_BATCH = 10
 
@@ -233,11 +244,11 @@ def before_call(context, case, **kwargs):
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     operation = case.operation.label
-    if operation == "POST /auth/signup" and isinstance(case.body, dict):
+    if operation == _SIGNUP and isinstance(case.body, dict):
         # An address no account has yet: a positive signup is then a 201, not a 409 for an
         # address an earlier case (or the examples phase, with its one example) already took.
         case.body = {**case.body, "email": f"st-{uuid.uuid4().hex}@example.com"}
-    elif operation == "POST /auth/password" and isinstance(case.body, dict):
+    elif operation == _PASSWORD_CHANGE and isinstance(case.body, dict):
         seed = os.environ["SEED_PASSWORD"]
         case.body = {**case.body, "current_password": seed, "new_password": _changed(seed)}
     elif operation in _CODE_POOLS and isinstance(case.body, dict):
@@ -258,7 +269,7 @@ def _changed(seed):
 def _change_back(case, response):
     """After a password change to `_changed(seed)`, sets the seed password again."""
     seed = os.environ["SEED_PASSWORD"]
-    if case.operation.label != "POST /auth/password" or response.status_code != 200:
+    if case.operation.label != _PASSWORD_CHANGE or response.status_code != 200:
         return
     sent = _json_object(response.request) or {}
     if sent.get("new_password") != _changed(seed):

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
+pub use lambda_http::Error;
 use lambda_http::http::header;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::accounts::Accounts;
 use crate::authorizer::Authorizer;
@@ -29,6 +30,15 @@ use crate::ses::MailSender;
 use crate::store::{self, Client, Store};
 use crate::telemetry;
 use crate::tokens::Tokens;
+
+/// Runs a function's `serve` future to its end on a single-threaded runtime: Lambda sends one
+/// invocation at a time, so no worker threads are started. Each binary's `main` is this call.
+pub fn run(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve)
+}
 
 /// What a cold start connects before any use-case is built.
 #[derive(Clone)]

@@ -14,7 +14,7 @@
 //!
 //! | layer | modules | what they are |
 //! |---|---|---|
-//! | 0 foundation | `ids`, `clock`, `retry` | random identifiers, the injectable clock, the one loop that retries lost races |
+//! | 0 foundation | `ids`, `clock`, `retry`, `routes` | random identifiers, the injectable clock, the one loop that retries lost races, the route table (data every generator and contract test reads) |
 //! | 1 domain | `codes`, `common_passwords`, `credentials`, `passwords`, `throttle`, `tokens::format`, `tokens::keyring`, `tokens::records`, `accounts::records` | one-time codes, their records and messages, the list of common passwords, values parsed once (emails, passwords, forms; their [`credentials::InputError`]), argon2id, the lockout rules, the token's wire form and signing keys, the key ring and its rotation rules, the records the use-cases and the store exchange |
 //! | 2 store | `store`, `keys`, `ses` | DynamoDB IO: items to records and back, named outcomes, [`store::StoreError`]; the key ring's source (Secrets Manager or a file) and the ring a function holds; sending mail through SES |
 //! | 3 edges in | `problem`, `request`, `cors`, `config` | every client-visible error and its one mapping to HTTP; reading requests; the CORS headers of every response; reading the environment |
@@ -40,6 +40,7 @@ pub mod profiles;
 pub mod request;
 pub mod retry;
 pub mod rotation;
+pub mod routes;
 pub mod ses;
 pub mod store;
 pub mod telemetry;

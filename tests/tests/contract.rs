@@ -149,13 +149,26 @@ fn template() -> BTreeMap<Route, String> {
     routes
 }
 
+/// The routes of the route table, with their function.
+fn table_routes() -> BTreeMap<Route, String> {
+    let mut routes = BTreeMap::new();
+    for (function, served) in tokengate::routes::routes() {
+        routes.insert(route(served.method, served.path), function.name.to_owned());
+    }
+    routes
+}
+
 fn show(route: &Route) -> String {
     format!("{} {}", route.0, route.1)
 }
 
 #[test]
 fn openapi_template_and_the_local_front_declare_the_same_routes() {
-    let sources: [(&str, BTreeSet<Route>); 3] = [
+    let sources: [(&str, BTreeSet<Route>); 4] = [
+        (
+            "the route table (tokengate::routes)",
+            table_routes().into_keys().collect(),
+        ),
         ("openapi.yaml", openapi_routes()),
         (
             "the local front (tools/front)",
@@ -195,18 +208,23 @@ fn openapi_template_and_the_local_front_declare_the_same_routes() {
     }
     assert!(
         drift.is_empty(),
-        "the routes have drifted apart; every (method, path) must be in all three files:\n{drift}"
+        "the routes have drifted apart; every (method, path) must be in all four:\n{drift}"
     );
 }
 
 #[test]
-fn each_route_runs_the_same_function_locally_and_deployed() {
+fn each_route_runs_the_same_function_locally_deployed_and_in_the_table() {
     let local = front_routes();
     let deployed = template();
     assert_eq!(
         local.len(),
         deployed.len(),
         "the front serves every route the template has"
+    );
+    assert_eq!(
+        deployed,
+        table_routes(),
+        "template.yaml builds the table's function"
     );
     let mut drift = String::new();
     for (route, function) in &local {
@@ -765,17 +783,13 @@ fn cors_preflights_allow_every_method_and_header_the_api_uses() {
     );
 }
 
-/// The credential routes: they check a password or a code, or send mail.
-const CREDENTIAL_ROUTES: [&str; 8] = [
-    "POST /auth/signup",
-    "POST /auth/login",
-    "GET /api/login-token",
-    "POST /auth/password",
-    "POST /auth/password-reset",
-    "POST /auth/password-reset/confirm",
-    "POST /auth/email/verify",
-    "POST /auth/email/verification",
-];
+/// The credential routes of the route table: they check a password or a code, or send mail.
+fn credential_routes() -> Vec<String> {
+    tokengate::routes::routes()
+        .filter(|(_, route)| route.credential)
+        .map(|(_, route)| route.label())
+        .collect()
+}
 
 #[test]
 fn the_waf_limits_each_client_on_every_credential_route() {
@@ -822,13 +836,15 @@ fn the_waf_limits_each_client_on_every_credential_route() {
             byte_match["SearchString"].as_str().unwrap().to_owned()
         })
         .collect();
-    let credential_paths: BTreeSet<String> = CREDENTIAL_ROUTES
+    let credential_routes = credential_routes();
+    assert!(credential_routes.len() >= 8, "{credential_routes:?}");
+    let credential_paths: BTreeSet<String> = credential_routes
         .iter()
         .map(|route| route.split_once(' ').unwrap().1.to_owned())
         .collect();
     assert_eq!(matched, credential_paths);
     let served: BTreeSet<String> = openapi_routes().iter().map(show).collect();
-    for route in CREDENTIAL_ROUTES {
+    for route in &credential_routes {
         assert!(served.contains(route), "{route} is a route of the API");
     }
     let association = &template["Resources"]["WebAclAssociation"];
@@ -840,7 +856,7 @@ fn the_waf_limits_each_client_on_every_credential_route() {
 }
 
 #[test]
-fn the_argon2_routes_have_the_tighter_capacity_guard() {
+fn the_credential_routes_have_the_tighter_capacity_guard() {
     let template = yaml("template.yaml");
     let settings = rest_api(&template)["MethodSettings"].as_sequence().unwrap();
     let tight: BTreeSet<String> = settings
@@ -853,11 +869,9 @@ fn the_argon2_routes_have_the_tighter_capacity_guard() {
             format!("{} {path}", setting["HttpMethod"].as_str().unwrap())
         })
         .collect();
-    let argon2: BTreeSet<String> = CREDENTIAL_ROUTES[..6]
-        .iter()
-        .map(|route| route.to_string())
-        .collect();
-    assert_eq!(tight, argon2);
+    let credential: BTreeSet<String> = credential_routes().into_iter().collect();
+    assert!(credential.contains("POST /auth/login") && credential.contains("POST /auth/signup"));
+    assert_eq!(tight, credential);
     let default = &settings[0];
     assert_eq!(
         (
@@ -908,4 +922,70 @@ fn the_readmes_own_protected_function_needs_nothing_but_its_resource() {
         Some("authorizer"),
         "protected by default"
     );
+}
+
+#[test]
+fn each_function_binary_is_a_row_of_the_table_and_serves_its_handler() {
+    let table: BTreeSet<&str> = tokengate::routes::FUNCTIONS
+        .iter()
+        .map(|function| function.name)
+        .collect();
+    let binaries: BTreeSet<String> = std::fs::read_dir(root().join("functions/src/bin"))
+        .expect("functions/src/bin")
+        .map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".rs").expect("only .rs files").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        binaries.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        table,
+        "functions/src/bin holds one binary per row of tokengate::routes::FUNCTIONS"
+    );
+    for function in tokengate::routes::FUNCTIONS {
+        let source = read(&format!("functions/src/bin/{}.rs", function.name));
+        let call = if function.handler.starts_with("handlers::") {
+            format!("lambda::serve({})", function.handler)
+        } else {
+            format!("{}()", function.handler)
+        };
+        assert!(
+            source.contains(&call),
+            "functions/src/bin/{}.rs serves `{call}`, as its row says",
+            function.name
+        );
+    }
+    let template = yaml("template.yaml");
+    let deployed: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .map(|(_, function)| {
+            function["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        deployed.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        table,
+        "template.yaml builds every function of the table and no other"
+    );
+}
+
+#[test]
+fn each_function_gets_the_memory_its_row_asks_for() {
+    let template = yaml("template.yaml");
+    let default = template["Globals"]["Function"]["MemorySize"].as_u64();
+    assert_eq!(
+        default,
+        Some(u64::from(tokengate::routes::DEFAULT_MEMORY_MB))
+    );
+    for (_, function) in functions(&template) {
+        let name = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let row = tokengate::routes::function(name).expect("a row");
+        let memory = function["Properties"]["MemorySize"].as_u64().or(default);
+        assert_eq!(memory, Some(u64::from(row.memory_mb())), "{name}");
+    }
 }

@@ -275,8 +275,7 @@ async fn function_rows(
     let sizes = &settings.sizes;
     let env = &deployment.env;
     let hello = FunctionBinary::in_dir(&settings.functions_dir, "hello-lambda");
-    let functions: Vec<FunctionBinary> = workloads::FUNCTIONS
-        .iter()
+    let functions: Vec<FunctionBinary> = workloads::functions()
         .map(|name| FunctionBinary::in_dir(&settings.functions_dir, name))
         .collect();
     let valid_first = ["verify", "authorizer"];

@@ -13,58 +13,94 @@ use crate::functions::RuntimeEmulator;
 use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
 use tokengate::lambda::SWEEP_MIN_AGE_SECONDS;
+use tokengate::routes;
 use tokengate::tokens::keyring::Authentication;
 
-/// Every function: those on a route, the token-only ones first, then the two that no route
-/// reaches (the outbox's mailer, and `rotate-key` last: serving, it rotates the bench's ring).
-pub const FUNCTIONS: [&str; 17] = [
-    "verify",
-    "authorizer",
-    "me",
-    "sessions",
-    "revoke-session",
-    "email-verification",
-    "password-reset",
-    "email-verify",
-    "password-reset-confirm",
-    "logout",
-    "logout-all",
-    "signup",
-    "login",
-    "login-token",
-    "password",
-    "mailer",
-    "rotate-key",
-];
+/// Every function of the route table, in its order: `rotate-key` is last, since serving, it
+/// rotates the bench's ring.
+pub fn functions() -> impl Iterator<Item = &'static str> {
+    routes::FUNCTIONS.iter().map(|function| function.name)
+}
 
 /// The function that rotates the key ring: it reads no ring at start-up, so it only runs with
 /// the ring in Secrets Manager.
 pub const ROTATION: &str = "rotate-key";
 
-/// Whether `function` hashes or verifies passwords (argon2id) on its main path.
+/// Whether `function` hashes or verifies passwords (argon2id) on its main path: its row says.
 pub fn hashes_passwords(function: &str) -> bool {
-    matches!(
-        function,
-        "signup" | "login" | "login-token" | "password" | "password-reset-confirm"
-    )
+    routes::function(function).is_some_and(|row| row.hashes_passwords)
 }
 
 /// Whether each request to `function` costs an argon2id evaluation, in the function or in the
-/// login that gets it a token to consume (logout, logout-all), or a rotation step: those get
-/// fewer requests.
+/// login that gets it a token to consume, or a rotation step: those get fewer requests.
 pub fn costs_a_hash(function: &str) -> bool {
     hashes_passwords(function)
         || matches!(
-            function,
-            "logout" | "logout-all" | "revoke-session" | ROTATION
+            workload(function),
+            Some(
+                Workload::Logout
+                    | Workload::LogoutAll
+                    | Workload::RevokeSession
+                    | Workload::Rotation
+            )
         )
+}
+
+/// What the bench sends a function on its main path. Every function of the route table has
+/// one (a unit test holds it): a new function gets its workload, never a default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// New accounts, one a request.
+    Signup,
+    /// The bench account's right password.
+    Login,
+    /// The bench account's Basic credentials.
+    LoginToken,
+    /// A fresh login's token each time, revoked.
+    Logout,
+    /// One of a fresh login's sessions, ended by id.
+    RevokeSession,
+    /// A fresh login's token each time, every session revoked.
+    LogoutAll,
+    /// Password changes back and forth.
+    PasswordChange,
+    /// Reset requests for the bench account.
+    ResetRequest,
+    /// Codes that pass the tag check but are no live code, of this purpose.
+    DeadCode(CodePurpose),
+    /// Scheduled sweeps of the outbox.
+    Sweep,
+    /// Whole rotations of the bench's ring.
+    Rotation,
+    /// The bench's live token, on a route that only reads it.
+    LiveToken,
+}
+
+/// `function`'s workload.
+pub fn workload(function: &str) -> Option<Workload> {
+    Some(match function {
+        "signup" => Workload::Signup,
+        "login" => Workload::Login,
+        "login-token" => Workload::LoginToken,
+        "logout" => Workload::Logout,
+        "revoke-session" => Workload::RevokeSession,
+        "logout-all" => Workload::LogoutAll,
+        "password" => Workload::PasswordChange,
+        "password-reset" => Workload::ResetRequest,
+        "password-reset-confirm" => Workload::DeadCode(CodePurpose::PasswordReset),
+        "email-verify" => Workload::DeadCode(CodePurpose::EmailVerification),
+        "mailer" => Workload::Sweep,
+        ROTATION => Workload::Rotation,
+        "verify" | "authorizer" | "me" | "sessions" | "email-verification" => Workload::LiveToken,
+        _ => return None,
+    })
 }
 
 /// What `function`'s invocations on its main path are, for the report.
 pub fn requests_noun(function: &str) -> &'static str {
-    match function {
-        "mailer" => "outbox sweeps",
-        ROTATION => "rotation steps",
+    match workload(function) {
+        Some(Workload::Sweep) => "outbox sweeps",
+        Some(Workload::Rotation) => "rotation steps",
         _ => "requests",
     }
 }
@@ -78,23 +114,15 @@ pub fn first_event_label(function: &str) -> &'static str {
     }
 }
 
-fn route(function: &str) -> (&'static str, &'static str) {
-    match function {
-        "signup" => ("POST", "/auth/signup"),
-        "login" => ("POST", "/auth/login"),
-        "login-token" => ("GET", "/api/login-token"),
-        "me" => ("GET", "/api/me"),
-        "logout" => ("POST", "/auth/logout"),
-        "logout-all" => ("POST", "/auth/logout-all"),
-        "password" => ("POST", "/auth/password"),
-        "sessions" => ("GET", "/auth/sessions"),
-        "password-reset" => ("POST", "/auth/password-reset"),
-        "password-reset-confirm" => ("POST", "/auth/password-reset/confirm"),
-        "email-verify" => ("POST", "/auth/email/verify"),
-        "email-verification" => ("POST", "/auth/email/verification"),
-        // The id is the path's last segment; the bench replaces it with a live session's.
-        "revoke-session" => ("DELETE", "/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
-        _ => ("GET", "/auth/verify"),
+/// `function`'s route from its row (an HTTP function's; the authorizer's requests name none).
+/// A path parameter is a well-formed id the bench replaces where it needs a live one.
+fn route(function: &str) -> (&'static str, String) {
+    match routes::function(function).and_then(|row| row.route()) {
+        Some(route) => (
+            route.method,
+            route.path.replace("{id}", "AAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        None => ("GET", "/".to_owned()),
     }
 }
 
@@ -117,7 +145,7 @@ pub fn first_event(function: &str) -> Value {
         return authorizer_request(Some("Bearer garbled"));
     }
     let (method, path) = route(function);
-    http_request(method, path, &[], None)
+    http_request(method, &path, &[], None)
 }
 
 /// Whether `answer` is the one [`first_event`] asks of `function`.
@@ -153,9 +181,9 @@ pub fn with_token(function: &str, token: &str, deployment: &Deployment) -> Value
         let Authentication::Authentic(claims) = deployment.ring.authenticate(token) else {
             panic!("the bench's token does not authenticate");
         };
-        return authorized_request(method, path, &claims.user.to_string());
+        return authorized_request(method, &path, &claims.user.to_string());
     }
-    http_request(method, path, &[("Authorization", &bearer)], None)
+    http_request(method, &path, &[("Authorization", &bearer)], None)
 }
 
 /// Whether `answer` lets a valid token through (HTTP 200, or an authorizer allow).
@@ -199,13 +227,17 @@ pub async fn serve(
     invocations: usize,
 ) -> Result<(), String> {
     let (method, path) = route(function);
+    let path = path.as_str();
+    let Some(workload) = workload(function) else {
+        return Err(format!("{function} has no workload (workloads::workload)"));
+    };
     let login_body = json!({ "email": deployment.email, "password": PASSWORD });
     let basic = format!(
         "Basic {}",
         STANDARD.encode(format!("{}:{PASSWORD}", deployment.email))
     );
-    match function {
-        "signup" => {
+    match workload {
+        Workload::Signup => {
             for n in 0..invocations {
                 let email = format!("signup-{n}-{}", deployment.email);
                 let body = json!({ "email": email, "password": PASSWORD, "firstname": "Bench" });
@@ -213,19 +245,19 @@ pub async fn serve(
                 expect_success(emulator, function, &event).await?;
             }
         }
-        "login" => {
+        Workload::Login => {
             let event = http_request(method, path, &[], Some(&login_body));
             for _ in 0..invocations {
                 expect_success(emulator, function, &event).await?;
             }
         }
-        "login-token" => {
+        Workload::LoginToken => {
             let event = http_request(method, path, &[("Authorization", &basic)], None);
             for _ in 0..invocations {
                 expect_success(emulator, function, &event).await?;
             }
         }
-        "logout" => {
+        Workload::Logout => {
             for _ in 0..invocations {
                 let token = deployment.login(&deployment.email).await?;
                 expect_success(
@@ -236,7 +268,7 @@ pub async fn serve(
                 .await?;
             }
         }
-        "revoke-session" => {
+        Workload::RevokeSession => {
             for _ in 0..invocations {
                 let token = deployment.login(&deployment.email).await?;
                 let Authentication::Authentic(claims) = deployment.ring.authenticate(&token) else {
@@ -249,7 +281,7 @@ pub async fn serve(
                 expect_success(emulator, function, &event).await?;
             }
         }
-        "logout-all" => {
+        Workload::LogoutAll => {
             let (email, _) = deployment.extra_account("logout-all").await?;
             for _ in 0..invocations {
                 let token = deployment.login(&email).await?;
@@ -261,7 +293,7 @@ pub async fn serve(
                 .await?;
             }
         }
-        "password" => {
+        Workload::PasswordChange => {
             let (_, mut token) = deployment.extra_account("password").await?;
             let passwords = [PASSWORD, "another horse battery staple"];
             for n in 0..invocations {
@@ -278,7 +310,7 @@ pub async fn serve(
                     .to_owned();
             }
         }
-        "password-reset" => {
+        Workload::ResetRequest => {
             let body = json!({ "email": deployment.email });
             let event = http_request(method, path, &[], Some(&body));
             for _ in 0..invocations {
@@ -288,12 +320,7 @@ pub async fn serve(
         // Codes that pass the tag check but are no live code: the read path (the tag, one
         // GetItem of the code record) up to the documented 400; a live code's transaction and
         // (for a reset) argon2 hash are measured in the password functions' rows.
-        "password-reset-confirm" | "email-verify" => {
-            let purpose = if function == "email-verify" {
-                CodePurpose::EmailVerification
-            } else {
-                CodePurpose::PasswordReset
-            };
+        Workload::DeadCode(purpose) => {
             for _ in 0..invocations {
                 let code = deployment
                     .ring
@@ -316,7 +343,7 @@ pub async fn serve(
         // Scheduled sweeps of the outbox (a scan for unfinished items over a minute old): the
         // first ones send, through the SES emulator, what the bench's signups and reset requests
         // queued before; every one must leave nothing undelivered.
-        "mailer" => {
+        Workload::Sweep => {
             // Everything queued so far is due once this much older (a short BENCH_QUICK run
             // would otherwise find nothing due yet).
             tokio::time::sleep(Duration::from_secs(SWEEP_MIN_AGE_SECONDS + 1)).await;
@@ -334,7 +361,7 @@ pub async fn serve(
             }
         }
         // Whole rotations of the bench's ring in Secrets Manager, four steps each.
-        ROTATION => {
+        Workload::Rotation => {
             let steps = ["createSecret", "setSecret", "testSecret", "finishSecret"];
             for n in 0..invocations {
                 let event = json!({
@@ -348,7 +375,7 @@ pub async fn serve(
                 }
             }
         }
-        _ => {
+        Workload::LiveToken => {
             let event = with_token(function, &deployment.token, deployment);
             for _ in 0..invocations {
                 expect_success(emulator, function, &event).await?;
@@ -356,4 +383,21 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_of_the_route_table_has_a_workload() {
+        for function in functions() {
+            assert!(workload(function).is_some(), "{function} has no workload");
+        }
+    }
+
+    #[test]
+    fn the_rotation_runs_last() {
+        assert_eq!(functions().last(), Some(ROTATION));
+    }
 }

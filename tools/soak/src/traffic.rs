@@ -82,13 +82,16 @@ struct Account {
     password: String,
     /// Live tokens, newest last (at most [`MAX_HELD`]).
     tokens: Vec<String>,
+    /// When a message (reset or verification) was last asked for, within the hour.
     resets: Vec<Instant>,
+    /// Whether its address is verified.
+    verified: bool,
 }
 
 /// Tokens a client keeps; older ones it forgets (they stay live, under the account's cap).
 const MAX_HELD: usize = 50;
 
-/// Reset messages an account may be sent per hour (`RESET_MAX_PER_HOUR`).
+/// Reset and verification messages an account may be sent per hour (`RESET_MAX_PER_HOUR`).
 const RESETS_PER_HOUR: usize = 3;
 
 fn new_password() -> String {
@@ -121,6 +124,7 @@ impl<'a> Client<'a> {
                 password: new_password(),
                 tokens: Vec::new(),
                 resets: Vec::new(),
+                verified: false,
             },
         };
         let (email, password) = (
@@ -304,6 +308,7 @@ impl<'a> Client<'a> {
                 }
             }
             Action::Reset => self.reset().await,
+            Action::VerifyEmail => self.verify_email().await,
             Action::GarbageToken => {
                 let garbage = format!("tg2_{}", "A".repeat(fastrand::usize(0..120)));
                 let request = self
@@ -422,13 +427,9 @@ impl<'a> Client<'a> {
 
     /// A reset by mail: request, read the code from the inbox, confirm with a new password.
     async fn reset(&mut self) {
-        self.account
-            .resets
-            .retain(|at| at.elapsed() < Duration::from_secs(3_600));
-        if self.account.resets.len() >= RESETS_PER_HOUR {
+        if !self.spend_message() {
             return self.login().await;
         }
-        self.account.resets.push(Instant::now());
         let request = self
             .shared
             .request(Method::POST, "/auth/password-reset")
@@ -441,7 +442,7 @@ impl<'a> Client<'a> {
         ) {
             return;
         }
-        let Some(code) = self.mailed_code().await else {
+        let Some(code) = self.mailed_code("Reset your password").await else {
             self.shared.stats.record(
                 "POST /auth/password-reset (no message within 60 s)",
                 0,
@@ -469,8 +470,64 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// The newest reset code in the account's inbox that was not used yet.
-    async fn mailed_code(&self) -> Option<String> {
+    /// Whether the account may be sent one more message this hour; if so, counts it.
+    fn spend_message(&mut self) -> bool {
+        self.account
+            .resets
+            .retain(|at| at.elapsed() < Duration::from_secs(3_600));
+        if self.account.resets.len() >= RESETS_PER_HOUR {
+            return false;
+        }
+        self.account.resets.push(Instant::now());
+        true
+    }
+
+    /// An address verified by mail: a new verification message asked for with a token, its
+    /// code read from the inbox and redeemed. Once per account.
+    async fn verify_email(&mut self) {
+        if self.account.verified || !self.spend_message() {
+            return self.login().await;
+        }
+        let token = self.token().await;
+        let request = self
+            .shared
+            .request(Method::POST, "/auth/email/verification")
+            .bearer_auth(&token);
+        if !matches!(
+            self.shared
+                .send("POST /auth/email/verification", request, &[202])
+                .await,
+            Some((202, _))
+        ) {
+            return;
+        }
+        let Some(code) = self.mailed_code("Verify your email address").await else {
+            self.shared.stats.record(
+                "POST /auth/email/verification (no message within 60 s)",
+                0,
+                Duration::ZERO,
+                false,
+            );
+            return;
+        };
+        self.shared.remember(|secrets| {
+            secrets.codes.insert(code.clone());
+        });
+        let request = self
+            .shared
+            .request(Method::POST, "/auth/email/verify")
+            .json(&json!({ "code": code }));
+        if let Some((200, _)) = self
+            .shared
+            .send("POST /auth/email/verify", request, &[200])
+            .await
+        {
+            self.account.verified = true;
+        }
+    }
+
+    /// The newest code in the account's inbox under `subject` that was not used yet.
+    async fn mailed_code(&self, subject: &str) -> Option<String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             let url = format!("{}/store?since={}", self.shared.mail, self.shared.started);
@@ -489,7 +546,7 @@ impl<'a> Client<'a> {
                     .flatten()
                     .rev()
                     .filter(|mail| mail["destination"]["to"][0] == self.account.email.as_str())
-                    .filter(|mail| mail["subject"] == "Reset your password")
+                    .filter(|mail| mail["subject"] == subject)
                     .filter_map(|mail| mail["body"]["text"].as_str())
                     .filter_map(|text| text.lines().find_map(|line| line.strip_prefix("Code: ")))
                     .map(|code| code.trim().to_owned())
@@ -519,12 +576,39 @@ enum Action {
     LogoutAll,
     PasswordChange,
     Reset,
+    VerifyEmail,
     GarbageToken,
     Malformed,
 }
 
+#[cfg(test)]
+impl Action {
+    /// The routes the action sends requests to (`METHOD /path`, as the route table names them).
+    fn routes(self) -> &'static [&'static str] {
+        match self {
+            Self::Signup => &["POST /auth/signup", "GET /api/me"],
+            Self::Login | Self::WrongLogin => &["POST /auth/login"],
+            Self::LoginToken => &["GET /api/login-token"],
+            Self::Verify => &["GET /auth/verify"],
+            Self::Me => &["GET /api/me"],
+            Self::Sessions => &["GET /auth/sessions"],
+            Self::RevokeSession => &["GET /auth/sessions", "DELETE /auth/sessions/{id}"],
+            Self::Logout => &["POST /auth/logout"],
+            Self::LogoutAll => &["POST /auth/logout-all"],
+            Self::PasswordChange => &["POST /auth/password"],
+            Self::Reset => &[
+                "POST /auth/password-reset",
+                "POST /auth/password-reset/confirm",
+            ],
+            Self::VerifyEmail => &["POST /auth/email/verification", "POST /auth/email/verify"],
+            Self::GarbageToken => &["GET /auth/verify", "GET /api/me"],
+            Self::Malformed => &["POST /auth/signup", "POST /auth/login"],
+        }
+    }
+}
+
 /// The mix: (weight, action).
-const ACTIONS: [(u32, Action); 14] = [
+const ACTIONS: [(u32, Action); 15] = [
     (5, Action::Signup),
     (12, Action::Login),
     (5, Action::WrongLogin),
@@ -537,6 +621,36 @@ const ACTIONS: [(u32, Action); 14] = [
     (1, Action::LogoutAll),
     (1, Action::PasswordChange),
     (1, Action::Reset),
+    (1, Action::VerifyEmail),
     (5, Action::GarbageToken),
     (5, Action::Malformed),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn the_mix_sends_requests_to_every_route_of_the_table() {
+        let sent: BTreeSet<&str> = ACTIONS
+            .iter()
+            .flat_map(|(_, action)| action.routes().iter().copied())
+            .collect();
+        for (function, route) in tokengate::routes::routes() {
+            assert!(
+                sent.contains(route.label().as_str()),
+                "no soak action sends {} ({})",
+                route.label(),
+                function.name
+            );
+        }
+        let table: BTreeSet<String> = tokengate::routes::routes()
+            .map(|(_, route)| route.label())
+            .collect();
+        for route in sent {
+            assert!(table.contains(route), "{route} is no route of the table");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The `password` Lambda function (its row in `tokengate::routes`).
+use tokengate::{handlers, lambda};
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::run(lambda::serve(handlers::change_password))
+}
