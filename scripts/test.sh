@@ -16,6 +16,7 @@ GROUPS_MARK=0
 # every process group any script of the run started is gone (each script must stop its own).
 finish() {
   local status=$? group left=()
+  [ "$status" -ne 0 ] && print_phases
   stop_groups "${CHILD_PIDS[@]}"
   # A group counts when it is alive and still ours (its processes run from this checkout or
   # are DynamoDB Local or cargo lambda), not when its id was reused by something else.
@@ -36,28 +37,43 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
+# Each phase's time, printed at the end (and at a failure, up to the phase that failed).
+PHASES=() PHASE="" PHASE_START=$SECONDS
+phase() {
+  [ -n "$PHASE" ] && PHASES+=("$(printf '%6s  %s' "$(( (SECONDS - PHASE_START) / 60 ))m$(( (SECONDS - PHASE_START) % 60 ))s" "$PHASE")")
+  PHASE=$1 PHASE_START=$SECONDS
+  if [ -n "$1" ]; then log "$1"; fi
+}
+print_phases() {
+  phase ""
+  log "time per phase:"
+  printf '  %s\n' "${PHASES[@]}" >&2
+}
+
+phase "installing tools"
 install_tools
 install_chromium
-log "checking format and lints"
+phase "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-log "checking that the functions run the patched lambda_runtime (vendor/README.md)"
+phase "checking that the functions run the patched lambda_runtime (vendor/README.md)"
 if ! cargo tree --quiet -i lambda_runtime --depth 0 | grep -q "$ROOT/vendor/lambda_runtime"; then
   echo "lambda_runtime does not resolve to vendor/lambda_runtime: its per-invocation leak is back" >&2
   exit 1
 fi
-log "checking that what the route table derives is what tools/routes writes (template.yaml, functions/Cargo.toml, README.md)"
+phase "checking that what the route table derives is what tools/routes writes (template.yaml, functions/Cargo.toml, README.md)"
 cargo run --quiet -p routes -- check
-log "checking the domain crate's layering (scripts/module-graph.py)"
+phase "checking the domain crate's layering (scripts/module-graph.py)"
 python3 scripts/module-graph.py
-log "checking that docs/scale.md is what scripts/scale.py makes of bench/results.md and docs/prices.toml"
+phase "checking that docs/scale.md is what scripts/scale.py makes of bench/results.md and docs/prices.toml"
 python3 scripts/scale.py --check
-log "linting template.yaml (cfn-lint, sam validate --lint)"
+phase "linting template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/sam.sh lint
 
-log "building"
+phase "building"
 cargo build --workspace --all-targets --quiet
 
+phase "starting DynamoDB Local, moto, the SES emulator and the API"
 DYNAMODB_LOG="$ROOT/target/test-logs/dynamodb.log" start_dynamodb "$(free_port)"
 MOTO_LOG="$ROOT/target/test-logs/moto.log" start_secrets_manager "$(free_port)"
 MAIL_LOG="$ROOT/target/test-logs/mail.log" start_mail "$(free_port)"
@@ -74,15 +90,16 @@ export TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
 start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace KEY_RING_REFRESH_SECONDS=1
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
 
-log "running the tests"
+phase "running the tests"
 cargo test --workspace --no-fail-fast "$@"
 stop_children
 unset KEY_RING_FILE CORS_ALLOWED_ORIGINS
 
-log "Schemathesis against the API (scripts/schemathesis.sh)"
+phase "Schemathesis against the API (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh
 
-log "README.md's examples against make run (scripts/readme-check.sh)"
+phase "README.md's examples against make run (scripts/readme-check.sh)"
 bash scripts/readme-check.sh
 
+print_phases
 log "all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -33,6 +33,18 @@ pub struct Function {
     pub grants: &'static [Grant],
     /// Its timeout in seconds, when not the stack's default.
     pub timeout_seconds: Option<u32>,
+    /// What `make bench` and `make soak` send it on its main path.
+    pub load: Load,
+}
+
+/// What `make bench` and `make soak` send a function on its main path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// A request with a live session token and nothing else: both send it as is and expect a
+    /// 2xx (an allow, for the authorizer).
+    LiveToken,
+    /// A workload of its own, written in `tools/bench` and `tools/soak`.
+    Own,
 }
 
 /// What invokes a function.
@@ -207,6 +219,7 @@ const ROW: Function = Function {
     settings: &[],
     grants: &[],
     timeout_seconds: None,
+    load: Load::Own,
 };
 
 /// Every function of the stack: the routes (public ones first), then the three no route
@@ -318,6 +331,7 @@ pub const FUNCTIONS: &[Function] = &[
                 why: "One GetItem: the account's sessions item.",
             },
         ],
+        load: Load::LiveToken,
         ..ROW
     },
     Function {
@@ -397,6 +411,7 @@ pub const FUNCTIONS: &[Function] = &[
                 why: "GetItem of the sessions item, BatchGetItem of the live tokens' records.",
             },
         ],
+        load: Load::LiveToken,
         ..ROW
     },
     Function {
@@ -516,6 +531,7 @@ pub const FUNCTIONS: &[Function] = &[
                 why: "One outbox Put.",
             },
         ],
+        load: Load::LiveToken,
         ..ROW
     },
     Function {
@@ -532,6 +548,7 @@ pub const FUNCTIONS: &[Function] = &[
                 why: "The caller's profile.",
             },
         ],
+        load: Load::LiveToken,
         ..ROW
     },
     Function {
@@ -552,6 +569,7 @@ pub const FUNCTIONS: &[Function] = &[
                 why: "One GetItem: the account's sessions item (expiry and application of each token).",
             },
         ],
+        load: Load::LiveToken,
         ..ROW
     },
     Function {

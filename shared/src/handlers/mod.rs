@@ -22,6 +22,45 @@ use responses::{
 /// What every handler answers.
 pub type Answer = Result<Response<Body>, ApiError>;
 
+/// The states the route handlers are served with, to call any route's handler by the name its
+/// row of [`crate::routes`] gives: for tests that take every route of the table in turn (each
+/// binary names its own handler, and links no other).
+pub struct States<'a> {
+    /// The account use-cases.
+    pub accounts: &'a Accounts,
+    /// The token use-cases.
+    pub tokens: &'a Tokens,
+    /// Profiles behind the authorizer.
+    pub profiles: &'a Profiles,
+}
+
+/// Answers `request` with the handler a route's row names (`handlers::login`); `None` when no
+/// handler here has that name.
+pub async fn dispatch(handler: &str, states: &States<'_>, request: Request) -> Option<Answer> {
+    let States {
+        accounts,
+        tokens,
+        profiles,
+    } = states;
+    Some(match handler.strip_prefix("handlers::")? {
+        "signup" => signup(accounts, request).await,
+        "login" => login(accounts, request).await,
+        "login_token" => login_token(accounts, request).await,
+        "verify" => verify(tokens, request).await,
+        "me" => me(profiles, request).await,
+        "logout" => logout(tokens, request).await,
+        "logout_all" => logout_all(tokens, request).await,
+        "change_password" => change_password(accounts, request).await,
+        "sessions" => sessions(tokens, request).await,
+        "revoke_session" => revoke_session(tokens, request).await,
+        "password_reset" => password_reset(accounts, request).await,
+        "password_reset_confirm" => password_reset_confirm(accounts, request).await,
+        "email_verify" => email_verify(accounts, request).await,
+        "email_verification" => email_verification(accounts, request).await,
+        _ => return None,
+    })
+}
+
 /// `POST /auth/signup`: JSON `{email, password, firstname?, lastname?}` -> 201 with a token
 /// (none when a verified email is required first); a verification message is sent.
 pub async fn signup(accounts: &Accounts, request: Request) -> Answer {

@@ -70,28 +70,15 @@ fn request_of(route: Route) -> ApiRequest {
 
 /// Calls the handler `route`'s row names with its state.
 async fn call_route(world: &World, route: Route, request: lambda_http::Request) -> Response<Body> {
-    let (accounts, tokens) = (&world.app.accounts, &world.app.tokens);
-    match route.handler {
-        "handlers::signup" => call(handlers::signup, accounts, request).await,
-        "handlers::login" => call(handlers::login, accounts, request).await,
-        "handlers::login_token" => call(handlers::login_token, accounts, request).await,
-        "handlers::verify" => call(handlers::verify, tokens, request).await,
-        "handlers::me" => call(handlers::me, &world.profiles, request).await,
-        "handlers::logout" => call(handlers::logout, tokens, request).await,
-        "handlers::logout_all" => call(handlers::logout_all, tokens, request).await,
-        "handlers::sessions" => call(handlers::sessions, tokens, request).await,
-        "handlers::revoke_session" => call(handlers::revoke_session, tokens, request).await,
-        "handlers::change_password" => call(handlers::change_password, accounts, request).await,
-        "handlers::password_reset" => call(handlers::password_reset, accounts, request).await,
-        "handlers::password_reset_confirm" => {
-            call(handlers::password_reset_confirm, accounts, request).await
-        }
-        "handlers::email_verify" => call(handlers::email_verify, accounts, request).await,
-        "handlers::email_verification" => {
-            call(handlers::email_verification, accounts, request).await
-        }
-        other => panic!("{other} is not called here: add its route's handler"),
-    }
+    let states = handlers::States {
+        accounts: &world.app.accounts,
+        tokens: &world.app.tokens,
+        profiles: &world.profiles,
+    };
+    let answer = handlers::dispatch(route.handler, &states, request).await;
+    tokengate::lambda::respond(
+        answer.unwrap_or_else(|| panic!("{}: no handler {}", route.name, route.handler)),
+    )
 }
 
 #[test]

@@ -275,6 +275,7 @@ async fn function_rows(
     let sizes = &settings.sizes;
     let env = &deployment.env;
     let hello = FunctionBinary::in_dir(&settings.functions_dir, "hello-lambda");
+    let hello_get_item = FunctionBinary::in_dir(&settings.functions_dir, "hello-getitem");
     let functions: Vec<FunctionBinary> = workloads::functions()
         .map(|name| FunctionBinary::in_dir(&settings.functions_dir, name))
         .collect();
@@ -289,6 +290,10 @@ async fn function_rows(
     let mut ring_reads = Samples::with_capacity(sizes.cold_starts);
     let mut first_get_items = Samples::with_capacity(sizes.cold_starts);
     let hello_event = serde_json::json!({"hello": "bench"});
+    let mut get_item_starts = Samples::with_capacity(sizes.cold_starts);
+    // The item a valid token's check reads: its account's sessions item.
+    let sessions_item =
+        serde_json::json!({"uid": deployment.claims.user.to_string(), "sk": "sessions"});
     for _ in 0..sizes.cold_starts {
         let (ring_read, first_get_item) = store_path::first_calls(deployment).await;
         ring_reads.push(ring_read);
@@ -297,6 +302,13 @@ async fn function_rows(
             hello
                 .cold_start(emulator, env, &hello_event, |answer| {
                     answer["hello"] == "world"
+                })
+                .await?,
+        );
+        get_item_starts.push(
+            hello_get_item
+                .cold_start(emulator, env, &sessions_item, |answer| {
+                    answer["found"] == true
                 })
                 .await?,
         );
@@ -369,12 +381,24 @@ async fn function_rows(
         );
         rows.push(row);
     }
+    rows.push(Row::timing(
+        "cold start hello-getitem, first answer (one bare GetItem) / hello",
+        &get_item_starts,
+        &hello_starts,
+        None,
+    ));
     for (name, samples) in valid_first.iter().zip(&serving) {
         rows.push(Row::timing(
             &format!("cold start {name}, first answer (valid token, one GetItem) / hello"),
             samples,
             &hello_starts,
             None,
+        ));
+        rows.push(Row::timing(
+            &format!("cold start {name}, first answer (valid token, one GetItem) / hello-getitem"),
+            samples,
+            &get_item_starts,
+            Some(1.2),
         ));
     }
 
@@ -485,7 +509,10 @@ fn results_page(table: &str, settings: &Settings, cli_overhead: &Samples) -> Str
          with the secret only) another secret's rotation event, refused before any call: the \
          figure is the start-up itself; the valid-token \
          rows add the first DynamoDB call, connection included. The baseline is a minimal `lambda_runtime` function \
-         (`tools/hello-lambda`) built in the same run. {cold} starts of each, interleaved. \
+         (`tools/hello-lambda`) built in the same run; the valid-token rows are also set against \
+         `hello-getitem` (the same package), which makes the functions' SDK set-up and then one \
+         bare `GetItem` of the same sessions item: the floor of such a first answer. {cold} \
+         starts of each, interleaved. \
          Every process gets the environment Lambda would give it (region, credentials, the \
          endpoint, the function's variables) and nothing else of the bench's: no \
          `AWS_CA_BUNDLE`, so TLS trusts the compiled-in Amazon roots, as deployed by default.\n\

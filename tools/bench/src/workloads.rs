@@ -13,7 +13,7 @@ use crate::functions::RuntimeEmulator;
 use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
 use tokengate::lambda::SWEEP_MIN_AGE_SECONDS;
-use tokengate::routes;
+use tokengate::routes::{self, Load};
 use tokengate::tokens::keyring::Authentication;
 
 /// Every function of the route table, in its order: `rotate-key` is last, since serving, it
@@ -76,8 +76,11 @@ pub enum Workload {
     LiveToken,
 }
 
-/// `function`'s workload.
+/// `function`'s workload: its row's, or one of the bench's own.
 pub fn workload(function: &str) -> Option<Workload> {
+    if routes::function(function)?.load == Load::LiveToken {
+        return Some(Workload::LiveToken);
+    }
     Some(match function {
         "signup" => Workload::Signup,
         "login" => Workload::Login,
@@ -91,7 +94,6 @@ pub fn workload(function: &str) -> Option<Workload> {
         "email-verify" => Workload::DeadCode(CodePurpose::EmailVerification),
         "mailer" => Workload::Sweep,
         ROTATION => Workload::Rotation,
-        "verify" | "authorizer" | "me" | "sessions" | "email-verification" => Workload::LiveToken,
         _ => return None,
     })
 }
@@ -177,7 +179,10 @@ pub fn with_token(function: &str, token: &str, deployment: &Deployment) -> Value
         return authorizer_request(Some(&bearer));
     }
     let (method, path) = route(function);
-    if function == "me" {
+    if routes::function(function)
+        .and_then(|row| row.route())
+        .is_some_and(|route| route.guarded)
+    {
         let Authentication::Authentic(claims) = deployment.ring.authenticate(token) else {
             panic!("the bench's token does not authenticate");
         };

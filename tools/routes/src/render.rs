@@ -207,7 +207,7 @@ fn events(function: &Function) -> String {
     match &function.trigger {
         Trigger::Http(route) => format!(
             "Events:
-  {}:
+  Route:
     Type: Api
     Properties:
       RestApiId: !Ref RestApi
@@ -216,7 +216,6 @@ fn events(function: &Function) -> String {
       Auth:
         Authorizer: {}
 ",
-            camel(function.name),
             route.method,
             route.path,
             if route.guarded {

@@ -309,6 +309,7 @@ impl<'a> Client<'a> {
             }
             Action::Reset => self.reset().await,
             Action::VerifyEmail => self.verify_email().await,
+            Action::LiveToken => self.live_token_route().await,
             Action::GarbageToken => {
                 let garbage = format!("tg2_{}", "A".repeat(fastrand::usize(0..120)));
                 let request = self
@@ -470,6 +471,25 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// One route of those whose row's load is a live token (`routes::Load::LiveToken`), picked
+    /// at random, with a live token: a 2xx.
+    async fn live_token_route(&mut self) {
+        let live: Vec<_> = tokengate::routes::routes()
+            .filter(|(function, _)| function.load == tokengate::routes::Load::LiveToken)
+            .map(|(_, route)| route)
+            .collect();
+        let Some(route) = fastrand::choice(&live) else {
+            return;
+        };
+        let token = self.token().await;
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap_or(Method::GET);
+        let request = self.shared.request(method, route.path).bearer_auth(&token);
+        let label = format!("{} (live token)", route.label());
+        self.shared
+            .send(&label, request, &[200, 201, 202, 204])
+            .await;
+    }
+
     /// Whether the account may be sent one more message this hour; if so, counts it.
     fn spend_message(&mut self) -> bool {
         self.account
@@ -577,6 +597,7 @@ enum Action {
     PasswordChange,
     Reset,
     VerifyEmail,
+    LiveToken,
     GarbageToken,
     Malformed,
 }
@@ -601,6 +622,8 @@ impl Action {
                 "POST /auth/password-reset/confirm",
             ],
             Self::VerifyEmail => &["POST /auth/email/verification", "POST /auth/email/verify"],
+            // Every route whose row's load is a live token: see `live_token_route`.
+            Self::LiveToken => &[],
             Self::GarbageToken => &["GET /auth/verify", "GET /api/me"],
             Self::Malformed => &["POST /auth/signup", "POST /auth/login"],
         }
@@ -608,7 +631,7 @@ impl Action {
 }
 
 /// The mix: (weight, action).
-const ACTIONS: [(u32, Action); 15] = [
+const ACTIONS: [(u32, Action); 16] = [
     (5, Action::Signup),
     (12, Action::Login),
     (5, Action::WrongLogin),
@@ -622,6 +645,7 @@ const ACTIONS: [(u32, Action); 15] = [
     (1, Action::PasswordChange),
     (1, Action::Reset),
     (1, Action::VerifyEmail),
+    (4, Action::LiveToken),
     (5, Action::GarbageToken),
     (5, Action::Malformed),
 ];
@@ -638,9 +662,15 @@ mod tests {
             .iter()
             .flat_map(|(_, action)| action.routes().iter().copied())
             .collect();
+        assert!(
+            ACTIONS
+                .iter()
+                .any(|(_, action)| matches!(action, Action::LiveToken))
+        );
         for (function, route) in tokengate::routes::routes() {
             assert!(
-                sent.contains(route.label().as_str()),
+                function.load == tokengate::routes::Load::LiveToken
+                    || sent.contains(route.label().as_str()),
                 "no soak action sends {} ({})",
                 route.label(),
                 function.name
