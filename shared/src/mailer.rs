@@ -6,11 +6,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::SharedClock;
-use crate::codes::{CodeIssue, CodePurpose, CodeRecord, MailMessage, MailOutcome, MailRequest};
+use crate::codes::CodePurpose;
 use crate::config::MailSettings;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
 use crate::keys::Keys;
+use crate::messages::MailMessage;
+use crate::records::{CodeIssue, CodeRecord, MailOutcome, MailRequest};
 use crate::retry::Attempts;
 use crate::ses::{MailSender, SendError};
 use crate::store::{CodeWrite, Store, StoreError};

@@ -16,7 +16,7 @@ use lambda_http::http::{HeaderName, HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
-use tokengate::codes::CodePolicy;
+use tokengate::records::CodePolicy;
 use tokengate::config::{Config, MailSettings};
 use tokengate::handlers::Answer;
 use tokengate::keys::{KeyRingLocation, KeySource, Keys};
@@ -128,7 +128,7 @@ pub fn test_config() -> Config {
         authorizer_cache: Duration::from_secs(10),
         throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
         store_timeout: Duration::from_secs(10),
-        max_sessions: tokengate::tokens::records::DEFAULT_MAX_SESSIONS,
+        max_sessions: tokengate::records::DEFAULT_MAX_SESSIONS,
         ca_bundle: None,
         cors: tokengate::cors::AllowedOrigins::Any,
     }

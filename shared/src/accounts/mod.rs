@@ -1,23 +1,23 @@
 //! Account use-cases: signup, login, login-token and password change, with login throttling
 //! and password-hash upgrades; password reset and email verification in [`recovery`].
 
-pub mod records;
 pub mod recovery;
 
 use crate::clock::SharedClock;
-use crate::codes::{CodePurpose, MailRequest};
+use crate::codes::CodePurpose;
 use crate::credentials::{Credentials, Email, NewPassword, Password, SignupForm};
 use crate::ids::UserId;
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
+use crate::records::MailRequest;
+use crate::records::Origin;
+use crate::records::{Account, UserProfile};
 use crate::retry::{Attempts, RaceLost};
 use crate::store::{
     AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement, Store, StoreError,
 };
 use crate::throttle::{LoginFailures, Reservation, ThrottlePolicy};
-use crate::tokens::records::Origin;
 use crate::tokens::{Grantee, Handout, IssuedToken, Tokens};
-use records::{Account, UserProfile};
 
 /// How many times a use-case retries a write that lost a race with a concurrent one.
 const RACE_ATTEMPTS: u32 = 4;

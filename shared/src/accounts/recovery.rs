@@ -7,16 +7,17 @@
 //! transaction as the change it makes.
 
 use super::{Accounts, Grant};
-use crate::codes::{CodeCheck, CodePurpose, MailRequest};
+use crate::codes::{CodeCheck, CodePurpose};
 use crate::credentials::{Email, NewPassword};
 use crate::ids::{CodeId, UserId};
 use crate::problem::ApiError;
+use crate::records::MailRequest;
+use crate::records::Origin;
 use crate::retry::Attempts;
 use crate::store::Redemption;
 use crate::tokens::IssuedToken;
-use crate::tokens::records::Origin;
 
-use super::records::UserProfile;
+use crate::records::UserProfile;
 
 /// How many times a reset re-reads an account whose password changed while it hashed.
 const RESET_ATTEMPTS: u32 = 3;

@@ -10,11 +10,10 @@ use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::tokens::uid;
 use super::users::{email_key, user_key};
 use super::{Store, StoreError, Transaction, write_atomically};
-use crate::codes::{
-    CodePurpose, CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest,
-};
+use crate::codes::CodePurpose;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
+use crate::records::{CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest};
 use crate::tokens::format::KeyId;
 
 /// How long a finished outbox item is kept (its TTL), for the record: a week.

@@ -16,8 +16,8 @@ use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{Store, StoreError, Transaction, write_atomically};
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::records::{CurrentToken, Live, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 use crate::retry::Attempts;
-use crate::tokens::records::{CurrentToken, Live, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 
 /// What recording a new token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,12 +7,12 @@ use aws_sdk_dynamodb::types::{
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::{Store, StoreError, Transaction, write_atomically};
-use crate::accounts::records::{Account, UserProfile};
-use crate::codes::MailRequest;
 use crate::credentials::Email;
 use crate::ids::UserId;
+use crate::records::MailRequest;
+use crate::records::{Account, UserProfile};
+use crate::records::{NewToken, ReplaceCurrent, Sessions};
 use crate::throttle::{LoginFailures, Reservation};
-use crate::tokens::records::{NewToken, ReplaceCurrent, Sessions};
 
 /// What creating an account came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 
 pub mod format;
 pub mod keyring;
-pub mod records;
 
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
 use crate::keys::Keys;
 use crate::problem::{ApiError, AuthScheme};
+use crate::records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 use crate::retry::Attempts;
 use crate::store::{SessionRevocation, Store, StoreError, TokenIssue};
-use records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 
 /// How many times issuing re-reads and retries when concurrent requests race it.
 const ISSUE_ATTEMPTS: u32 = 8;

@@ -11,7 +11,7 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use tokengate::handlers;
 use tokengate::lambda::FromConfig;
-use tokengate::tokens::records::Origin;
+use tokengate::records::Origin;
 use tokengate::tokens::{Grantee, Handout, Tokens};
 use tokengate_tests::{
     ApiRequest, TestApp, assert_problem, body_json, call, local_client, test_config, text,

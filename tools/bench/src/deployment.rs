@@ -10,7 +10,7 @@ use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
 use tokengate::lambda::{FromConfig, Parts};
 use tokengate::tokens::keyring::Authentication;
-use tokengate::tokens::records::Origin;
+use tokengate::records::Origin;
 use tokengate::tokens::{KeyRing, TokenClaims};
 use tokengate::{Accounts, Tokens, store};
 
