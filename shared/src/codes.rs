@@ -16,12 +16,47 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::ids::{CodeId, UserId};
-use crate::tokens::format::{KeyId, SigningKey};
+use crate::keyring::{KeyId, KeyRing, SigningKey};
 
 const CODE_DOMAIN: &[u8] = b"tokengate one-time code v1";
 
+/// The one-time codes a ring's keys make and check. Here rather than in [`crate::keyring`], so
+/// the ring knows nothing of codes: the format is this module's, the keys are the ring's.
+impl KeyRing {
+    /// The one-time code for `purpose` of `user`'s message `code`, made by key `key_id`, or
+    /// `None` once the ring no longer holds that key.
+    pub fn code_with(
+        &self,
+        key_id: KeyId,
+        purpose: CodePurpose,
+        user: &UserId,
+        code: &CodeId,
+    ) -> Option<OneTimeCode> {
+        let key = self.key(key_id)?;
+        Some(code_for(key, purpose, key_id, user, code))
+    }
+
+    /// Checks a presented code's tag for `purpose` under the key it names.
+    pub fn check_code(&self, presented: &PresentedCode, purpose: CodePurpose) -> CodeCheck {
+        let Some(key) = self.key(presented.key_id) else {
+            return CodeCheck::Refused;
+        };
+        if tag_holds(key, purpose, presented) {
+            CodeCheck::Authentic {
+                user: presented.user,
+                code_id: presented.code_id,
+            }
+        } else {
+            CodeCheck::WrongTag {
+                user: presented.user,
+                code_id: presented.code_id,
+            }
+        }
+    }
+}
+
 /// The one-time code for `purpose` of `user`'s message `code`, made by `key` as `key_id`.
-pub fn code_for(
+fn code_for(
     key: &SigningKey,
     purpose: CodePurpose,
     key_id: KeyId,
@@ -33,7 +68,7 @@ pub fn code_for(
 }
 
 /// Whether `presented`'s 128-bit tag for `purpose` is `key`'s, in constant time.
-pub fn check(key: &SigningKey, purpose: CodePurpose, presented: &PresentedCode) -> bool {
+fn tag_holds(key: &SigningKey, purpose: CodePurpose, presented: &PresentedCode) -> bool {
     let input = tag_input(
         purpose,
         presented.key_id,
@@ -170,4 +205,62 @@ pub enum CodeCheck {
     },
     /// Not a code at all, or made with a key the ring no longer holds.
     Refused,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A code's check as a function makes it: parsed, then checked under the key it names.
+    fn check(ring: &KeyRing, text: &str, purpose: CodePurpose) -> CodeCheck {
+        PresentedCode::parse(text).map_or(CodeCheck::Refused, |presented| {
+            ring.check_code(&presented, purpose)
+        })
+    }
+
+    #[test]
+    fn a_code_checks_for_its_purpose_only_and_a_changed_character_is_a_wrong_tag() {
+        let ring = KeyRing::generate();
+        let (user, code_id) = (UserId::generate(), CodeId::generate());
+        let code = ring
+            .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
+            .unwrap();
+        assert_eq!(code.expose().len(), CODE_LEN);
+        assert_eq!(
+            check(&ring, code.expose(), CodePurpose::PasswordReset),
+            CodeCheck::Authentic { user, code_id }
+        );
+        assert_eq!(
+            check(&ring, code.expose(), CodePurpose::EmailVerification),
+            CodeCheck::WrongTag { user, code_id }
+        );
+        let mut typo = code.expose().as_bytes().to_vec();
+        // A character inside the tag, not the last one: that one also holds two padding bits, and
+        // setting one makes the code malformed rather than wrong.
+        let inside = typo.len() - 5;
+        typo[inside] = if typo[inside] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            check(
+                &ring,
+                std::str::from_utf8(&typo).unwrap(),
+                CodePurpose::PasswordReset
+            ),
+            CodeCheck::WrongTag { user, code_id }
+        );
+        assert_eq!(
+            check(&ring, "garbage", CodePurpose::PasswordReset),
+            CodeCheck::Refused
+        );
+        // Another ring (another deployment, or every key revoked) refuses it outright.
+        let other = KeyRing::generate().revoked_all().unwrap();
+        assert_eq!(
+            check(&other, code.expose(), CodePurpose::PasswordReset),
+            CodeCheck::Refused
+        );
+        assert!(
+            other
+                .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
+                .is_none()
+        );
+    }
 }

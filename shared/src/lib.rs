@@ -31,6 +31,7 @@ pub mod cors;
 pub mod credentials;
 pub mod handlers;
 pub mod ids;
+pub mod keyring;
 pub mod keys;
 pub mod lambda;
 pub mod mailer;

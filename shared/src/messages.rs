@@ -91,7 +91,7 @@ impl MailMessage {
 mod tests {
     use super::*;
     use crate::ids::{CodeId, UserId};
-    use crate::tokens::{KeyId, KeyRing};
+    use crate::keyring::{KeyId, KeyRing};
 
     #[test]
     fn a_message_carries_the_code_on_its_own_line_and_a_link_only_when_configured() {

@@ -19,8 +19,8 @@ use aws_config::SdkConfig;
 use crate::clock::SharedClock;
 use crate::codes::{CodeCheck, CodePurpose, PresentedCode};
 use crate::ids::{TokenId, UserId};
-use crate::tokens::format::{AccessToken, KeyId, TokenClaims};
-use crate::tokens::keyring::{Authentication, KeyRing, RingError};
+use crate::keyring::{AccessToken, KeyId, TokenClaims};
+use crate::keyring::{Authentication, KeyRing, RingError};
 use secret::RingSecret;
 
 /// Why the key ring could not be read.

@@ -4,7 +4,7 @@
 use crate::codes::CodePurpose;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
-use crate::tokens::format::KeyId;
+use crate::keyring::KeyId;
 
 /// How many wrong codes a code id survives; the next try finds it dead.
 pub const MAX_WRONG_TRIES: u64 = 5;

@@ -13,8 +13,8 @@ use super::{Store, StoreError, Transaction, write_atomically};
 use crate::codes::CodePurpose;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
+use crate::keyring::KeyId;
 use crate::records::{CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest};
-use crate::tokens::format::KeyId;
 
 /// How long a finished outbox item is kept (its TTL), for the record: a week.
 const FINISHED_KEPT_SECONDS: u64 = 7 * 86_400;

@@ -1,16 +1,11 @@
 //! Token use-cases: issue, hand out again, verify, list and revoke sessions.
 
-pub mod format;
-pub mod keyring;
-
 use std::time::Duration;
-
-pub use format::{AccessToken, KeyId, SigningKey, TOKEN_LEN, TokenClaims};
-pub use keyring::KeyRing;
 
 use crate::clock::SharedClock;
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::keyring::{AccessToken, TokenClaims};
 use crate::keys::Keys;
 use crate::problem::{ApiError, AuthScheme};
 use crate::records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};

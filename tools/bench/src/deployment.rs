@@ -8,10 +8,9 @@ use tokengate::clock::SystemClock;
 use tokengate::config::Config;
 use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
+use tokengate::keyring::{Authentication, KeyRing, TokenClaims};
 use tokengate::lambda::{FromConfig, Parts};
-use tokengate::tokens::keyring::Authentication;
 use tokengate::records::Origin;
-use tokengate::tokens::{KeyRing, TokenClaims};
 use tokengate::{Accounts, Tokens, store};
 
 /// The password of every bench account.
