@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::handlers::Answer;
 use crate::ids::CodeId;
 use crate::keys::secret::RingSecret;
-use crate::keys::{KeyRingLocation, KeySource, Keys};
+use crate::keys::{KeyRingLocation, Keys};
 use crate::mailer::Mailer;
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
@@ -105,8 +105,7 @@ pub fn respond(answer: Answer) -> Response<Body> {
 /// key ring read from its source (in Secrets Manager, one round trip of the cold start).
 pub async fn connect(config: &Config, clock: SharedClock) -> Result<Parts, Error> {
     let sdk = store::sdk_config(config.store_timeout, config.ca_bundle.as_deref()).await?;
-    let source = KeySource::at(&config.key_ring, &sdk);
-    let keys = Keys::load(source, config.key_refresh, clock.clone()).await?;
+    let keys = Keys::load(&config.key_ring, &sdk, config.key_refresh, clock.clone()).await?;
     Ok(Parts {
         client: Client::new(&sdk),
         keys,

@@ -19,7 +19,7 @@ use tokengate::clock::ManualClock;
 use tokengate::config::{Config, MailSettings};
 use tokengate::handlers::Answer;
 use tokengate::keyring::KeyRing;
-use tokengate::keys::{KeyRingLocation, KeySource, Keys};
+use tokengate::keys::{KeyRingLocation, Keys};
 use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::mailer::Mailer;
 use tokengate::passwords::HashParams;
@@ -146,7 +146,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub async fn load_keys(config: &Config, clock: &ManualClock) -> Keys {
     let sdk = sdk_config().await;
     Keys::load(
-        KeySource::at(&config.key_ring, &sdk),
+        &config.key_ring,
+        &sdk,
         config.key_refresh,
         Arc::new(clock.clone()),
     )
