@@ -232,7 +232,7 @@ async fn account_with_sessions(
             client_id: format!("app-{}", i % 7),
             ..Origin::default()
         };
-        match tokens.issue_fresh(&grantee, &origin).await.expect("issue") {
+        match tokens.issue(&grantee, &origin).await.expect("issue") {
             Handout::Token(token) => issued.push(token.token.expose().to_owned()),
             Handout::PasswordChanged => panic!("the password did not change"),
         }

@@ -164,7 +164,7 @@ impl Deployment {
             password_version: 0,
         };
         for _ in 0..count {
-            match self.tokens.issue_fresh(&grantee, &origin("bench")).await {
+            match self.tokens.issue(&grantee, &origin("bench")).await {
                 Ok(tokengate::tokens::Handout::Token(_)) => {}
                 other => return Err(format!("issuing a session: {other:?}")),
             }
