@@ -17,6 +17,10 @@ use crate::retry::Attempts;
 use crate::ses::{MailSender, SendError};
 use crate::store::{CodeWrite, Store, StoreError};
 
+/// How old an unfinished outbox item must be before a sweep sends it: younger ones are the
+/// stream's to deliver.
+pub const SWEEP_MIN_AGE_SECONDS: u64 = 60;
+
 /// How many times issuing a code re-reads a record another request moved.
 const ISSUE_ATTEMPTS: u32 = 4;
 

@@ -499,8 +499,10 @@ async fn a_stream_record_the_mailer_could_not_deliver_is_reported_for_the_stream
     let (id, _) = outbox(&app, "reset").await.remove(0);
     // As the event source mapping delivers it: keys only, INSERTs (a REMOVE is skipped).
     let event = json!({"Records": [
-        {"eventName": "REMOVE", "dynamodb": {"Keys": {"id": {"S": "gone"}}, "SequenceNumber": "41"}},
-        {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": id}}, "SequenceNumber": "42"}},
+        {"eventID": "1", "eventName": "REMOVE", "awsRegion": "local",
+         "dynamodb": {"Keys": {"id": {"S": "gone"}}, "SequenceNumber": "41", "SizeBytes": 12}},
+        {"eventID": "2", "eventName": "INSERT", "awsRegion": "local",
+         "dynamodb": {"Keys": {"id": {"S": id}}, "SequenceNumber": "42", "SizeBytes": 44}},
     ]});
 
     let down = app.mailer_via(Some("http://127.0.0.1:9")).await;

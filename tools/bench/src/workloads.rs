@@ -13,7 +13,7 @@ use crate::functions::RuntimeEmulator;
 use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
 use tokengate::keyring::Authentication;
-use tokengate::lambda::SWEEP_MIN_AGE_SECONDS;
+use tokengate::mailer::SWEEP_MIN_AGE_SECONDS;
 
 /// Every function: those on a route, the token-only ones first, then the two that no route
 /// reaches (the outbox's mailer, and `rotate-key` last: serving, it rotates the bench's ring).
