@@ -20,8 +20,8 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// A secret that authenticates tokens ([`super::token`]) and one-time codes. Its `Debug` form
-/// never shows the key.
+/// A secret that authenticates tokens and one-time codes. Its `Debug` form never shows the
+/// key.
 #[derive(Clone)]
 pub struct SigningKey(Hmac<Sha256>);
 
