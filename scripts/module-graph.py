@@ -7,6 +7,10 @@ table it belongs to: a submodule the table does not name belongs to its parent's
 the graph, one line per module with what it imports, and fails when a module imports from a
 layer below its own, when the imports form a cycle, or when a module is in no row.
 
+Then the same at the granularity of top-level modules (each file or folder of src/, one node
+with all its submodules): fails when a top-level module has parts in two layers, or when, as
+whole nodes, they import from a lower layer or form a cycle.
+
     python3 scripts/module-graph.py            # the graph and the verdict
     python3 scripts/module-graph.py DIR        # the same for another copy of the crate's src
 """
@@ -86,32 +90,9 @@ def references(path: Path, module: str, root_reexports):
     return found
 
 
-def main() -> int:
-    layers = layout()
-    if not layers:
-        print("module-graph: no `# Layout` table in shared/src/lib.rs")
-        return 1
-    root = (SRC / "lib.rs").read_text()
-    root_reexports = {
-        item: module for module, item in re.findall(r"^pub use ([a-z_]+)::(\w+);", root, re.M)
-    }
+def check(edges: dict[str, set[str]], layers, what: str) -> list[str]:
+    """Prints the graph `edges` over units of `layers`; its upward imports and cycles."""
     problems = []
-    edges: dict[str, set[str]] = {unit: set() for unit in layers}
-    for path in sorted(SRC.rglob("*.rs")):
-        module = module_of(path)
-        if module == "":
-            continue
-        unit = unit_of(module, layers)
-        if unit is None:
-            problems.append(f"{module} ({path.relative_to(SRC)}) is in no row of the layout")
-            continue
-        for target in references(path, module, root_reexports):
-            target_unit = unit_of(target, layers)
-            if target_unit is None:
-                problems.append(f"{module} imports {target}, which is in no row of the layout")
-            elif target_unit != unit:
-                edges[unit].add(target_unit)
-
     for unit in sorted(edges, key=lambda u: (layers[u][0], u)):
         layer, name = layers[unit]
         targets = ", ".join(sorted(edges[unit], key=lambda u: (layers[u][0], u))) or "-"
@@ -119,7 +100,8 @@ def main() -> int:
         for target in edges[unit]:
             if layers[target][0] > layer:
                 problems.append(
-                    f"{unit} (layer {layer}) imports {target} (layer {layers[target][0]}): upward"
+                    f"{what} {unit} (layer {layer}) imports {target} "
+                    f"(layer {layers[target][0]}): upward"
                 )
 
     # Cycles: depth-first search for a back edge.
@@ -132,7 +114,7 @@ def main() -> int:
         for target in sorted(edges[unit]):
             if state.get(target) == 1:
                 cycle = stack[stack.index(target):] + [target]
-                problems.append("cycle: " + " -> ".join(cycle))
+                problems.append(f"cycle of {what}s: " + " -> ".join(cycle))
             elif target not in state:
                 visit(target)
         stack.pop()
@@ -141,6 +123,64 @@ def main() -> int:
     for unit in sorted(edges):
         if unit not in state:
             visit(unit)
+    return problems
+
+
+def top_level(layers):
+    """Top-level module -> its one (layer number, layer name), and the problems: a top-level
+    module whose rows stand in more than one layer."""
+    found: dict[str, dict[tuple[int, str], list[str]]] = {}
+    for unit, layer in layers.items():
+        found.setdefault(unit.split("::")[0], {}).setdefault(layer, []).append(unit)
+    tops, problems = {}, []
+    for top, by_layer in sorted(found.items()):
+        if len(by_layer) > 1:
+            parts = "; ".join(
+                f"layer {layer}: {', '.join(sorted(units))}"
+                for (layer, _), units in sorted(by_layer.items())
+            )
+            problems.append(f"top-level module {top} sits in more than one layer ({parts})")
+        tops[top] = min(by_layer)
+    return tops, problems
+
+
+def main() -> int:
+    layers = layout()
+    if not layers:
+        print("module-graph: no `# Layout` table in shared/src/lib.rs")
+        return 1
+    root = (SRC / "lib.rs").read_text()
+    root_reexports = {
+        item: module for module, item in re.findall(r"^pub use ([a-z_]+)::(\w+);", root, re.M)
+    }
+    problems = []
+    edges: dict[str, set[str]] = {unit: set() for unit in layers}
+    tops, top_problems = top_level(layers)
+    top_edges: dict[str, set[str]] = {top: set() for top in tops}
+    for path in sorted(SRC.rglob("*.rs")):
+        module = module_of(path)
+        if module == "":
+            continue
+        unit = unit_of(module, layers)
+        if unit is None:
+            problems.append(f"{module} ({path.relative_to(SRC)}) is in no row of the layout")
+            continue
+        for target in references(path, module, root_reexports):
+            target_unit = unit_of(target, layers)
+            if target_unit is None:
+                problems.append(f"{module} imports {target}, which is in no row of the layout")
+                continue
+            if target_unit != unit:
+                edges[unit].add(target_unit)
+            top, target_top = unit.split("::")[0], target_unit.split("::")[0]
+            if target_top != top:
+                top_edges[top].add(target_top)
+
+    problems += check(edges, layers, "module")
+    if tops.keys() != layers.keys():
+        print("  top-level modules, each one node:")
+        problems += check(top_edges, tops, "top-level module")
+    problems += top_problems
 
     if problems:
         print("module-graph: the imports break the layout in shared/src/lib.rs:")
@@ -148,7 +188,10 @@ def main() -> int:
             print(f"  {problem}")
         return 1
     print(f"module-graph: {len(edges)} modules, "
-          f"{sum(len(t) for t in edges.values())} imports between them, no cycle, none upward")
+          f"{sum(len(t) for t in edges.values())} imports between them; "
+          f"{len(top_edges)} top-level modules, "
+          f"{sum(len(t) for t in top_edges.values())} imports between them; "
+          "each top-level module in one layer, no cycle, none upward")
     return 0
 
 

@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use crate::codes::CodePolicy;
 use crate::codes::CodePurpose;
 use crate::cors::AllowedOrigins;
 use crate::keys::KeyRingLocation;
 use crate::passwords::HashParams;
+use crate::records::CodePolicy;
+use crate::records::{DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT};
 use crate::store::TableNames;
 use crate::store::https::CA_BUNDLE_VARIABLE;
 use crate::throttle::ThrottlePolicy;
-use crate::tokens::records::{DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT};
 
 /// Why the environment could not be turned into a [`Config`].
 #[derive(Debug, thiserror::Error)]

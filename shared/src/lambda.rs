@@ -7,11 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb;
 use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
 pub use lambda_http::Error;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_http::http::header;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Request, Response, service_fn};
+use serde::{Deserialize, Deserializer};
 
 use crate::accounts::Accounts;
 use crate::authorizer::Authorizer;
@@ -20,8 +23,8 @@ use crate::config::Config;
 use crate::handlers::Answer;
 use crate::ids::CodeId;
 use crate::keys::secret::RingSecret;
-use crate::keys::{KeyRingLocation, KeySource, Keys};
-use crate::mailer::Mailer;
+use crate::keys::{KeyRingLocation, Keys};
+use crate::mailer::{Mailer, SWEEP_MIN_AGE_SECONDS};
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
 use crate::profiles::Profiles;
@@ -115,8 +118,7 @@ pub fn respond(answer: Answer) -> Response<Body> {
 /// key ring read from its source (in Secrets Manager, one round trip of the cold start).
 pub async fn connect(config: &Config, clock: SharedClock) -> Result<Parts, Error> {
     let sdk = store::sdk_config(config.store_timeout, config.ca_bundle.as_deref()).await?;
-    let source = KeySource::at(&config.key_ring, &sdk);
-    let keys = Keys::load(source, config.key_refresh, clock.clone()).await?;
+    let keys = Keys::load(&config.key_ring, &sdk, config.key_refresh, clock.clone()).await?;
     Ok(Parts {
         client: Client::new(&sdk),
         keys,
@@ -204,10 +206,6 @@ pub async fn serve_rotation() -> Result<(), Error> {
     .await
 }
 
-/// How old an unfinished outbox item must be before a sweep sends it: younger ones are the
-/// stream's to deliver.
-pub const SWEEP_MIN_AGE_SECONDS: u64 = 60;
-
 impl FromConfig for Mailer {
     /// The mailer: the store, the key ring (codes are made with it), SES from `MAIL_FROM`.
     fn from_config(config: &Config, parts: &Parts) -> Result<Self, Error> {
@@ -224,33 +222,67 @@ impl FromConfig for Mailer {
     }
 }
 
+/// What the mailer is invoked with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MailerEvent {
+    /// `{"sweep":true}`, a schedule's.
+    Sweep {
+        /// Always `true`: an event whose `sweep` is anything else is no sweep.
+        #[serde(deserialize_with = "only_true")]
+        sweep: (),
+    },
+    /// A batch of the outbox's stream records (keys only).
+    Stream(dynamodb::Event),
+}
+
+fn only_true<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    if bool::deserialize(deserializer)? {
+        Ok(())
+    } else {
+        Err(serde::de::Error::custom("a sweep is `\"sweep\":true`"))
+    }
+}
+
 /// The mailer's answer to one event: a batch of outbox stream records (the items whose
 /// delivery failed are reported, so the stream retries from them), or `{"sweep":true}` (a
 /// schedule's), which delivers every unfinished item a minute old or more.
 pub async fn mail(mailer: &Mailer, event: serde_json::Value) -> Result<serde_json::Value, Error> {
-    if event.get("sweep").and_then(serde_json::Value::as_bool) == Some(true) {
-        let sweep = mailer.sweep(SWEEP_MIN_AGE_SECONDS).await?;
-        return Ok(serde_json::json!({"finished": sweep.finished, "left": sweep.left}));
-    }
-    let Some(records) = event.get("Records").and_then(serde_json::Value::as_array) else {
-        return Err("the mailer takes outbox stream records or {\"sweep\":true}".into());
+    let event = serde_json::from_value(event)
+        .map_err(|_| "the mailer takes outbox stream records or {\"sweep\":true}")?;
+    let records = match event {
+        MailerEvent::Sweep { sweep: () } => {
+            let sweep = mailer.sweep(SWEEP_MIN_AGE_SECONDS).await?;
+            return Ok(serde_json::json!({"finished": sweep.finished, "left": sweep.left}));
+        }
+        MailerEvent::Stream(stream) => stream.records,
     };
-    let mut failures = Vec::new();
+    let mut answer = DynamoDbEventResponse::default();
     for record in records {
-        if record.get("eventName").and_then(serde_json::Value::as_str) != Some("INSERT") {
+        if record.event_name != "INSERT" {
             continue;
         }
-        let change = &record["dynamodb"];
-        let Some(id) = change["Keys"]["id"]["S"].as_str().and_then(CodeId::parse) else {
+        let change = record.change;
+        let Some(id) = outbox_id(&change.keys) else {
             tracing::error!("an outbox stream record without an item id");
             continue;
         };
         if let Err(error) = mailer.deliver(&id).await {
             tracing::warn!(%error, "message left for a retry");
-            failures.push(serde_json::json!({"itemIdentifier": change["SequenceNumber"]}));
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = change.sequence_number;
+            answer.batch_item_failures.push(failure);
         }
     }
-    Ok(serde_json::json!({ "batchItemFailures": failures }))
+    Ok(serde_json::to_value(answer)?)
+}
+
+/// The outbox item's id in a stream record's keys.
+fn outbox_id(keys: &serde_dynamo::Item) -> Option<CodeId> {
+    match keys.get("id")? {
+        serde_dynamo::AttributeValue::S(id) => CodeId::parse(id),
+        _ => None,
+    }
 }
 
 /// Serves the mailer: outbox stream batches and sweeps.
@@ -262,4 +294,74 @@ pub async fn serve_mailer() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An INSERT of the outbox's stream as the event source mapping delivers it (keys only).
+    fn insert(id: &str, sequence: &str) -> serde_json::Value {
+        serde_json::json!({
+            "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_700_000_000,
+                "Keys": {"id": {"S": id}},
+                "SequenceNumber": sequence,
+                "SizeBytes": 38,
+                "StreamViewType": "KEYS_ONLY"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:1:table/outbox/stream/2024-01-01T00:00:00.000"
+        })
+    }
+
+    #[test]
+    fn a_stream_batch_reads_each_records_item_id_and_sequence_number() {
+        let id = CodeId::generate();
+        let event =
+            serde_json::json!({"Records": [insert(&id.to_string(), "42"), insert("x", "43")]});
+        let Ok(MailerEvent::Stream(stream)) = serde_json::from_value(event) else {
+            panic!("a stream batch");
+        };
+        let [first, second] = &stream.records[..] else {
+            panic!("two records");
+        };
+        assert_eq!(first.event_name, "INSERT");
+        assert_eq!(outbox_id(&first.change.keys), Some(id));
+        assert_eq!(first.change.sequence_number.as_deref(), Some("42"));
+        assert_eq!(outbox_id(&second.change.keys), None);
+    }
+
+    #[test]
+    fn only_sweep_true_is_a_sweep() {
+        let sweep = serde_json::from_value(serde_json::json!({"sweep": true}));
+        assert!(matches!(sweep, Ok(MailerEvent::Sweep { .. })));
+        for neither in [
+            serde_json::json!({"sweep": false}),
+            serde_json::json!({"sweep": "yes"}),
+            serde_json::json!({}),
+        ] {
+            assert!(serde_json::from_value::<MailerEvent>(neither).is_err());
+        }
+    }
+
+    #[test]
+    fn failed_items_are_reported_as_the_stream_expects() {
+        let mut answer = DynamoDbEventResponse::default();
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some("42".into());
+        answer.batch_item_failures.push(failure);
+        assert_eq!(
+            serde_json::to_value(answer).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "42"}]})
+        );
+        assert_eq!(
+            serde_json::to_value(DynamoDbEventResponse::default()).unwrap(),
+            serde_json::json!({"batchItemFailures": []})
+        );
+    }
 }

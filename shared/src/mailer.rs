@@ -6,14 +6,20 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::SharedClock;
-use crate::codes::{CodeIssue, CodePurpose, CodeRecord, MailMessage, MailOutcome, MailRequest};
+use crate::codes::CodePurpose;
 use crate::config::MailSettings;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
 use crate::keys::Keys;
+use crate::messages::MailMessage;
+use crate::records::{CodeIssue, CodeRecord, MailOutcome, MailRequest};
 use crate::retry::Attempts;
 use crate::ses::{MailSender, SendError};
 use crate::store::{CodeWrite, Store, StoreError};
+
+/// How old an unfinished outbox item must be before a sweep sends it: younger ones are the
+/// stream's to deliver.
+pub const SWEEP_MIN_AGE_SECONDS: u64 = 60;
 
 /// How many times issuing a code re-reads a record another request moved.
 const ISSUE_ATTEMPTS: u32 = 4;

@@ -1,8 +1,8 @@
 //! The caller's own profile: the use-case behind the sample protected route `GET /api/me`.
 
-use crate::accounts::records::UserProfile;
 use crate::ids::UserId;
 use crate::problem::ApiError;
+use crate::records::UserProfile;
 use crate::store::Store;
 
 /// Reads profiles for callers the authorizer vouched for. One per cold start; no password

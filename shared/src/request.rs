@@ -7,7 +7,7 @@ use lambda_http::request::RequestContext;
 
 use crate::credentials::Credentials;
 use crate::problem::ApiError;
-use crate::tokens::records::Origin;
+use crate::records::Origin;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -17,9 +17,9 @@
 use std::str::FromStr;
 
 use crate::clock::SharedClock;
+use crate::keyring::{RingError, SuccessorError};
 use crate::keys::KeyStoreError;
 use crate::keys::secret::RingSecret;
-use crate::tokens::keyring::{RingError, SuccessorError};
 
 /// One of the four steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::codes::MailMessage;
 use crate::credentials::Email;
+use crate::messages::MailMessage;
 
 /// Why a message was not sent. Never holds the message.
 #[derive(Debug, thiserror::Error)]

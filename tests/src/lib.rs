@@ -16,16 +16,16 @@ use lambda_http::http::{HeaderName, HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokengate::clock::ManualClock;
-use tokengate::codes::CodePolicy;
 use tokengate::config::{Config, MailSettings};
 use tokengate::handlers::Answer;
-use tokengate::keys::{KeyRingLocation, KeySource, Keys};
+use tokengate::keyring::KeyRing;
+use tokengate::keys::{KeyRingLocation, Keys};
 use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::mailer::Mailer;
 use tokengate::passwords::HashParams;
 use tokengate::profiles::Profiles;
+use tokengate::records::CodePolicy;
 use tokengate::store::{self, Client, RequestCounter};
-use tokengate::tokens::KeyRing;
 use tokengate::{Accounts, Tokens};
 
 /// The start of every test clock: 2100-01-01T00:00:00Z.
@@ -128,7 +128,7 @@ pub fn test_config() -> Config {
         authorizer_cache: Duration::from_secs(10),
         throttle: tokengate::throttle::ThrottlePolicy::DEFAULT,
         store_timeout: Duration::from_secs(10),
-        max_sessions: tokengate::tokens::records::DEFAULT_MAX_SESSIONS,
+        max_sessions: tokengate::records::DEFAULT_MAX_SESSIONS,
         ca_bundle: None,
         cors: tokengate::cors::AllowedOrigins::Any,
     }
@@ -146,7 +146,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub async fn load_keys(config: &Config, clock: &ManualClock) -> Keys {
     let sdk = sdk_config().await;
     Keys::load(
-        KeySource::at(&config.key_ring, &sdk),
+        &config.key_ring,
+        &sdk,
         config.key_refresh,
         Arc::new(clock.clone()),
     )
@@ -283,9 +284,9 @@ impl TestApp {
     }
 
     /// Whose token `text` is, by the key ring file's tag check (no store read).
-    pub fn claims(&self, text: &str) -> Option<tokengate::tokens::TokenClaims> {
+    pub fn claims(&self, text: &str) -> Option<tokengate::keyring::TokenClaims> {
         match self.key_ring().authenticate(text) {
-            tokengate::tokens::keyring::Authentication::Authentic(claims) => Some(claims),
+            tokengate::keyring::Authentication::Authentic(claims) => Some(claims),
             _ => None,
         }
     }
@@ -577,10 +578,10 @@ pub fn unique_email(prefix: &str) -> String {
 
 /// A well-formed `tg2_` token under key id 1 signed by a key no ring holds: a forgery.
 pub fn forged_token() -> String {
-    tokengate::tokens::SigningKey::new(&[7; 32])
+    tokengate::keyring::SigningKey::new(&[7; 32])
         .expect("a 32-byte key")
         .token_for(
-            tokengate::tokens::KeyId(1),
+            tokengate::keyring::KeyId(1),
             &tokengate::ids::UserId::generate(),
             &tokengate::ids::TokenId::generate(),
         )

@@ -11,12 +11,13 @@ use serde_json::json;
 use tokengate::Accounts;
 use tokengate::handlers;
 use tokengate::ids::{TokenId, UserId, random_bytes};
+use tokengate::keyring::{KeyId, KeyRing, SigningKey};
 use tokengate::keys::secret::RingSecret;
 use tokengate::keys::{KeyRingLocation, Keys};
 use tokengate::lambda::{FromConfig, Parts};
 use tokengate::rotation::{Rotation, RotationError, RotationStep};
 use tokengate::store;
-use tokengate::tokens::{KeyId, KeyRing, SigningKey, Tokens, Verification};
+use tokengate::tokens::{Tokens, Verification};
 use tokengate_tests::{ApiRequest, TestApp, body_json, call, load_keys, local_client, test_config};
 
 const PASSWORD: &str = "correct horse";
@@ -112,7 +113,7 @@ async fn log_in(accounts: &Accounts, email: &str) -> String {
 }
 
 fn key_id_of(token: &str) -> KeyId {
-    tokengate::tokens::format::PresentedToken::parse(token)
+    tokengate::keyring::PresentedToken::parse(token)
         .expect("a token")
         .signer()
 }

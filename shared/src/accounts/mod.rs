@@ -1,23 +1,23 @@
 //! Account use-cases: signup, login, login-token and password change, with login throttling
 //! and password-hash upgrades; password reset and email verification in [`recovery`].
 
-pub mod records;
 pub mod recovery;
 
 use crate::clock::SharedClock;
-use crate::codes::{CodePurpose, MailRequest};
+use crate::codes::CodePurpose;
 use crate::credentials::{Credentials, Email, NewPassword, Password, SignupForm};
 use crate::ids::UserId;
 use crate::passwords::PasswordHasher;
 use crate::problem::ApiError;
+use crate::records::MailRequest;
+use crate::records::Origin;
+use crate::records::{Account, UserProfile};
 use crate::retry::{Attempts, RaceLost};
 use crate::store::{
     AccountCreation, GuessReservation, HashUpgrade, PasswordReplacement, Store, StoreError,
 };
 use crate::throttle::{LoginFailures, Reservation, ThrottlePolicy};
-use crate::tokens::records::Origin;
 use crate::tokens::{Grantee, Handout, IssuedToken, Tokens};
-use records::{Account, UserProfile};
 
 /// How many times a use-case retries a write that lost a race with a concurrent one.
 const RACE_ATTEMPTS: u32 = 4;
@@ -32,8 +32,8 @@ pub const DEFAULT_ROLE: &str = "user";
 /// Which token a successful login hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Grant {
-    /// A fresh one (login, password change).
-    Fresh,
+    /// A new one (login, password change).
+    New,
     /// The pair's unexpired current one, else a new one (login-token).
     CurrentOrNew,
 }
@@ -108,7 +108,7 @@ impl Accounts {
         let token = loop {
             attempts.next_attempt().await?;
             let first = (!self.require_verified_email)
-                .then(|| self.tokens.fresh(account.profile.id, 0, origin));
+                .then(|| self.tokens.new_token(account.profile.id, 0, origin));
             let verification = MailRequest::new(
                 CodePurpose::EmailVerification,
                 account.profile.email.clone(),
@@ -121,7 +121,9 @@ impl Accounts {
                 .await
             {
                 Ok(AccountCreation::Created) => match &first {
-                    Some(first) => break Some(self.tokens.hand_out(first).await),
+                    Some(first) => {
+                        break Some(self.tokens.issued_token(first.user, first.current).await);
+                    }
                     None => break None,
                 },
                 Ok(AccountCreation::EmailTaken) => return Err(ApiError::EmailTaken),
@@ -278,7 +280,7 @@ impl Accounts {
             password_version: account.password_version,
         };
         let handout = match grant {
-            Grant::Fresh => self.tokens.issue_fresh(&grantee, origin).await?,
+            Grant::New => self.tokens.issue(&grantee, origin).await?,
             Grant::CurrentOrNew => self.tokens.current_or_issue(&grantee, origin).await?,
         };
         match handout {
@@ -290,7 +292,7 @@ impl Accounts {
         }
     }
 
-    /// Logs in: a fresh token for `origin`'s application, which becomes the one login-token
+    /// Logs in: a new token for `origin`'s application, which becomes the one login-token
     /// hands out.
     pub async fn login(
         &self,
@@ -299,7 +301,7 @@ impl Accounts {
     ) -> Result<(UserProfile, IssuedToken), ApiError> {
         let account = self.authenticate(credentials).await?;
         self.require_verified(&account)?;
-        let token = self.grant(&account, origin, Grant::Fresh).await?;
+        let token = self.grant(&account, origin, Grant::New).await?;
         Ok((account.profile, token))
     }
 
@@ -331,7 +333,7 @@ impl Accounts {
     }
 
     /// Changes the caller's password after checking the current one (throttled like a login),
-    /// revokes every session in the same write, and returns a fresh token for the caller's
+    /// revokes every session in the same write, and returns a new token for the caller's
     /// application, asked for from `origin`.
     pub async fn change_password(
         &self,
@@ -363,7 +365,7 @@ impl Accounts {
             client_id,
             ..origin.clone()
         };
-        let token = self.grant(&account, &origin, Grant::Fresh).await?;
+        let token = self.grant(&account, &origin, Grant::New).await?;
         Ok((account.profile, token))
     }
 }

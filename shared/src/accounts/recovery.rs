@@ -7,16 +7,17 @@
 //! transaction as the change it makes.
 
 use super::{Accounts, Grant};
-use crate::codes::{CodeCheck, CodePurpose, MailRequest};
+use crate::codes::{CodeCheck, CodePurpose};
 use crate::credentials::{Email, NewPassword};
 use crate::ids::{CodeId, UserId};
 use crate::problem::ApiError;
+use crate::records::MailRequest;
+use crate::records::Origin;
 use crate::retry::Attempts;
 use crate::store::Redemption;
 use crate::tokens::IssuedToken;
-use crate::tokens::records::Origin;
 
-use super::records::UserProfile;
+use crate::records::UserProfile;
 
 /// How many times a reset re-reads an account whose password changed while it hashed.
 const RESET_ATTEMPTS: u32 = 3;
@@ -76,7 +77,7 @@ impl Accounts {
     }
 
     /// Sets a new password with a reset code: the code is used up, every session revoked, any
-    /// login lock cleared and the email marked verified, in one write; then a fresh token for
+    /// login lock cleared and the email marked verified, in one write; then a new token for
     /// `origin`'s application.
     #[tracing::instrument(skip_all)]
     pub async fn confirm_password_reset(
@@ -117,7 +118,7 @@ impl Accounts {
                     account.password_version = password_version;
                     account.profile.email_verified = true;
                     tracing::info!(user = %user, "password reset; every session revoked");
-                    let token = self.grant(&account, origin, Grant::Fresh).await?;
+                    let token = self.grant(&account, origin, Grant::New).await?;
                     return Ok((account.profile, token));
                 }
                 Redemption::CodeRefused => return Err(ApiError::InvalidCode),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::accounts::records::UserProfile;
+use crate::records::UserProfile;
 use crate::tokens::{IssuedToken, SessionView};
 
 /// The user object returned by signup and login.

@@ -1,10 +1,13 @@
-//! Where the key ring lives, and the ring a function holds.
+//! Where the key ring lives, and the ring a function holds: the key ring's IO part. Its domain
+//! part (the ring, its keys and rotation rules, the token's wire form) is [`crate::keyring`].
 //!
 //! Deployed, the ring is a Secrets Manager secret ([`secret::RingSecret`]), read at cold start;
 //! `make run` keeps it in a file under `.local/`. A function's [`Keys`] reads it again every
 //! refresh window, and at once when a token names a key newer than its ring (a rotation it has
 //! not seen yet), but such forced reloads happen at most once per window: a flood of made-up key
 //! ids costs one reload, never one per request. A reload that fails keeps the ring it had.
+//!
+//! Configuration names the ring's [`KeyRingLocation`]; [`Keys::load`] connects to it and reads.
 
 pub mod secret;
 
@@ -19,8 +22,8 @@ use aws_config::SdkConfig;
 use crate::clock::SharedClock;
 use crate::codes::{CodeCheck, CodePurpose, PresentedCode};
 use crate::ids::{TokenId, UserId};
-use crate::tokens::format::{AccessToken, KeyId, TokenClaims};
-use crate::tokens::keyring::{Authentication, KeyRing, RingError};
+use crate::keyring::{AccessToken, KeyId, TokenClaims};
+use crate::keyring::{Authentication, KeyRing, RingError};
 use secret::RingSecret;
 
 /// Why the key ring could not be read.
@@ -49,18 +52,18 @@ pub enum KeyRingLocation {
     File(PathBuf),
 }
 
-/// A ring's source, ready to read.
+/// A ring's location, connected: where [`Keys`] reads the ring again.
 #[derive(Debug, Clone)]
-pub enum KeySource {
+enum Source {
     /// Secrets Manager.
     Secret(RingSecret),
     /// A file, written whole by `make rotate-key` (write and rename).
     File(PathBuf),
 }
 
-impl KeySource {
+impl Source {
     /// The source at `location`, reaching Secrets Manager (if that is where it is) with `sdk`.
-    pub fn at(location: &KeyRingLocation, sdk: &SdkConfig) -> Self {
+    fn at(location: &KeyRingLocation, sdk: &SdkConfig) -> Self {
         match location {
             KeyRingLocation::Secret(id) => Self::Secret(RingSecret::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
@@ -71,7 +74,7 @@ impl KeySource {
     }
 
     /// Reads the ring as it is now.
-    pub async fn read(&self) -> Result<KeyRing, KeyStoreError> {
+    async fn read(&self) -> Result<KeyRing, KeyStoreError> {
         match self {
             Self::Secret(secret) => Ok(secret.current().await?.ring),
             Self::File(path) => Ok(KeyRing::parse(&std::fs::read_to_string(path)?)?),
@@ -84,7 +87,7 @@ impl KeySource {
 pub struct Keys(Arc<Held>);
 
 struct Held {
-    source: KeySource,
+    source: Source,
     ring: ArcSwap<KeyRing>,
     refresh: u64,
     clock: SharedClock,
@@ -97,13 +100,15 @@ struct Held {
 }
 
 impl Keys {
-    /// Reads the ring from `source` (a cold start fails without it) and keeps it, reading it
-    /// again every `refresh`.
+    /// Reads the ring at `location` (a cold start fails without it), reaching Secrets Manager
+    /// (if that is where it is) with `sdk`, and keeps it, reading it again every `refresh`.
     pub async fn load(
-        source: KeySource,
+        location: &KeyRingLocation,
+        sdk: &SdkConfig,
         refresh: Duration,
         clock: SharedClock,
     ) -> Result<Self, KeyStoreError> {
+        let source = Source::at(location, sdk);
         let ring = source.read().await?;
         let now = clock.now();
         Ok(Self(Arc::new(Held {

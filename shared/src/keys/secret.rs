@@ -9,7 +9,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 
 use super::KeyStoreError;
-use crate::tokens::keyring::KeyRing;
+use crate::keyring::KeyRing;
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";

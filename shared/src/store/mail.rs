@@ -8,14 +8,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use super::tokens::uid;
+use super::transaction::Transaction;
 use super::users::{email_key, user_key};
-use super::{Store, StoreError, Transaction, write_atomically};
-use crate::codes::{
-    CodePurpose, CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest,
-};
+use super::{Store, StoreError};
+use crate::codes::CodePurpose;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
-use crate::tokens::format::KeyId;
+use crate::keyring::KeyId;
+use crate::records::{CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest};
 
 /// How long a finished outbox item is kept (its TTL), for the record: a week.
 const FINISHED_KEPT_SECONDS: u64 = 7 * 86_400;
@@ -109,11 +109,11 @@ impl Store {
 
     /// Asks for `request`'s message: one write, whoever the address belongs to.
     pub async fn request_mail(&self, request: &MailRequest) -> Result<(), StoreError> {
-        match write_atomically(&self.client, vec![self.outbox_put(request)?]).await? {
-            Transaction::Written => Ok(()),
-            // A fresh random id met an existing one: as unlikely as it is transient.
-            Transaction::ConditionFailed(_) => Err(StoreError::Conflict),
-        }
+        // The item is new by a fresh random id.
+        Transaction::new()
+            .item(self.outbox_put(request)?)
+            .write(&self.client, ())
+            .await
     }
 
     /// The outbox item `id`, unless it is finished (or gone).
@@ -329,19 +329,24 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(|_| StoreError::Request("password update"))?;
-        let items = vec![
-            self.code_used_up(user, CodePurpose::PasswordReset, code_id, now)?,
-            TransactWriteItem::builder().update(account).build(),
-            self.profile_verified(user)?,
-            self.sessions_cleared(user)?,
-        ];
-        Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => Redemption::Redeemed {
-                password_version: version + 1,
-            },
-            Transaction::ConditionFailed(0) => Redemption::CodeRefused,
-            Transaction::ConditionFailed(_) => Redemption::PasswordChanged,
-        })
+        Transaction::new()
+            .guarded(
+                self.code_used_up(user, CodePurpose::PasswordReset, code_id, now)?,
+                Redemption::CodeRefused,
+            )
+            .guarded(
+                TransactWriteItem::builder().update(account).build(),
+                Redemption::PasswordChanged,
+            )
+            .guarded(self.profile_verified(user)?, Redemption::PasswordChanged)
+            .item(self.sessions_cleared(user)?)
+            .write(
+                &self.client,
+                Redemption::Redeemed {
+                    password_version: version + 1,
+                },
+            )
+            .await
     }
 
     /// Marks `email` (the account `user`) verified with its verification code `code_id`, in one
@@ -362,16 +367,22 @@ impl Store {
             .expression_attribute_values(":user", s(user.to_string()))
             .build()
             .map_err(|_| StoreError::Request("email update"))?;
-        let items = vec![
-            self.code_used_up(user, CodePurpose::EmailVerification, code_id, now)?,
-            TransactWriteItem::builder().update(account).build(),
-            self.profile_verified(user)?,
-        ];
-        Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => Redemption::Redeemed {
-                password_version: 0,
-            },
-            Transaction::ConditionFailed(_) => Redemption::CodeRefused,
-        })
+        Transaction::new()
+            .guarded(
+                self.code_used_up(user, CodePurpose::EmailVerification, code_id, now)?,
+                Redemption::CodeRefused,
+            )
+            .guarded(
+                TransactWriteItem::builder().update(account).build(),
+                Redemption::CodeRefused,
+            )
+            .guarded(self.profile_verified(user)?, Redemption::CodeRefused)
+            .write(
+                &self.client,
+                Redemption::Redeemed {
+                    password_version: 0,
+                },
+            )
+            .await
     }
 }

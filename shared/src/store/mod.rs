@@ -16,6 +16,7 @@ mod item;
 mod mail;
 mod schema;
 mod tokens;
+mod transaction;
 mod users;
 
 use std::time::Duration;
@@ -27,7 +28,6 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 pub use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub use counter::RequestCounter;
 pub use error::StoreError;
@@ -102,30 +102,5 @@ impl Store {
             tokens_table: names.tokens.clone(),
             outbox_table: names.outbox.clone(),
         }
-    }
-}
-
-/// How a transaction ended, short of a [`StoreError`].
-enum Transaction {
-    /// Every item was written.
-    Written,
-    /// The condition of the item at this position did not hold; nothing was written.
-    ConditionFailed(usize),
-}
-
-/// Writes `items` in one transaction: all or none. A transaction that collided with a
-/// concurrent one is [`StoreError::Conflict`].
-async fn write_atomically(
-    client: &Client,
-    items: Vec<TransactWriteItem>,
-) -> Result<Transaction, StoreError> {
-    match client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(Transaction::Written),
-        Err(error) => StoreError::from_transaction(error).map(Transaction::ConditionFailed),
     }
 }

@@ -13,11 +13,12 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
-use super::{Store, StoreError, Transaction, write_atomically};
+use super::transaction::Transaction;
+use super::{Store, StoreError};
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::records::{CurrentToken, Live, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 use crate::retry::Attempts;
-use crate::tokens::records::{CurrentToken, Live, NewToken, ReplaceCurrent, Sessions, TokenRecord};
 
 /// What recording a new token came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,20 +368,20 @@ impl Store {
         password_version: u64,
     ) -> Result<TokenIssue, StoreError> {
         let [record, pointer] = self.token_items(token, replace)?;
-        let items = vec![
-            self.sessions_write(&token.user, seen, next)?,
-            record,
-            pointer,
-            self.password_check(email, password_version)?,
-        ];
-        Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => TokenIssue::Issued,
-            Transaction::ConditionFailed(0) => TokenIssue::SessionsMoved,
-            Transaction::ConditionFailed(2) => TokenIssue::PointerMoved,
-            Transaction::ConditionFailed(3) => TokenIssue::PasswordChanged,
-            // The record (1) is new by its random id: as unlikely as it is transient.
-            Transaction::ConditionFailed(_) => return Err(StoreError::Conflict),
-        })
+        Transaction::new()
+            .guarded(
+                self.sessions_write(&token.user, seen, next)?,
+                TokenIssue::SessionsMoved,
+            )
+            // The record is new by its random id.
+            .item(record)
+            .guarded(pointer, TokenIssue::PointerMoved)
+            .guarded(
+                self.password_check(email, password_version)?,
+                TokenIssue::PasswordChanged,
+            )
+            .write(&self.client, TokenIssue::Issued)
+            .await
     }
 
     /// Takes `token` out of `user`'s sessions in one write, so it stops verifying at once;

@@ -6,13 +6,14 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
-use super::{Store, StoreError, Transaction, write_atomically};
-use crate::accounts::records::{Account, UserProfile};
-use crate::codes::MailRequest;
+use super::transaction::Transaction;
+use super::{Store, StoreError};
 use crate::credentials::Email;
 use crate::ids::UserId;
+use crate::records::MailRequest;
+use crate::records::{Account, UserProfile};
+use crate::records::{NewToken, ReplaceCurrent, Sessions};
 use crate::throttle::{LoginFailures, Reservation};
-use crate::tokens::records::{NewToken, ReplaceCurrent, Sessions};
 
 /// What creating an account came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +177,11 @@ impl Store {
         claim.insert("password_hash".into(), s(&account.password_hash));
         claim.insert("password_version".into(), n(account.password_version));
         let profile = profile_item(user_key(&account.profile.id), &account.profile);
-        let mut items = vec![
-            self.put_new(claim)?,
-            self.put_new(profile)?,
-            self.outbox_put(verification)?,
-        ];
+        // Every item but the email's claim is new by a fresh random id.
+        let mut write = Transaction::new()
+            .guarded(self.put_new(claim)?, AccountCreation::EmailTaken)
+            .item(self.put_new(profile)?)
+            .item(self.outbox_put(verification)?);
         if let Some(first) = first {
             let sessions = Sessions::default().with(
                 &first.current,
@@ -189,18 +190,12 @@ impl Store {
                 usize::MAX,
             );
             let [record, pointer] = self.token_items(first, ReplaceCurrent::Always)?;
-            items.extend([
-                self.sessions_write(&first.user, &Sessions::default(), &sessions)?,
-                record,
-                pointer,
-            ]);
+            write = write
+                .item(self.sessions_write(&first.user, &Sessions::default(), &sessions)?)
+                .item(record)
+                .item(pointer);
         }
-        Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => AccountCreation::Created,
-            Transaction::ConditionFailed(0) => AccountCreation::EmailTaken,
-            // A fresh random id met an existing one: as unlikely as it is transient.
-            Transaction::ConditionFailed(_) => return Err(StoreError::Conflict),
-        })
+        write.write(&self.client, AccountCreation::Created).await
     }
 
     /// A transaction item that holds only while `email`'s password is at `version`.
@@ -254,16 +249,19 @@ impl Store {
             .password_update(email, version, new_hash, "")
             .build()
             .map_err(|_| StoreError::Request("password update"))?;
-        let items = vec![
-            TransactWriteItem::builder().update(password).build(),
-            self.sessions_cleared(user)?,
-        ];
-        Ok(match write_atomically(&self.client, items).await? {
-            Transaction::Written => PasswordReplacement::Replaced {
-                password_version: version + 1,
-            },
-            Transaction::ConditionFailed(_) => PasswordReplacement::PasswordChanged,
-        })
+        Transaction::new()
+            .guarded(
+                TransactWriteItem::builder().update(password).build(),
+                PasswordReplacement::PasswordChanged,
+            )
+            .item(self.sessions_cleared(user)?)
+            .write(
+                &self.client,
+                PasswordReplacement::Replaced {
+                    password_version: version + 1,
+                },
+            )
+            .await
     }
 
     /// Replaces `old_hash` by `new_hash` (same password, stronger parameters) unless the hash

@@ -21,7 +21,7 @@ async fn assert_every_route_is_503(app: &TestApp, limit: Duration) {
     let code = |purpose| {
         app.key_ring()
             .code_with(
-                tokengate::tokens::KeyId(1),
+                tokengate::keyring::KeyId(1),
                 purpose,
                 &tokengate::ids::UserId::generate(),
                 &tokengate::ids::CodeId::generate(),

@@ -229,7 +229,7 @@ async fn a_code_expires_and_dies_after_five_wrong_tries() {
     let inside = typo.len() - 5;
     typo[inside] = if typo[inside] == b'A' { b'B' } else { b'A' };
     let typo = String::from_utf8(typo).unwrap();
-    for _ in 0..tokengate::codes::MAX_WRONG_TRIES {
+    for _ in 0..tokengate::records::MAX_WRONG_TRIES {
         assert_problem(&confirm(&app, &typo, NEW_PASSWORD).await, 400, INVALID_CODE);
     }
     assert_problem(&confirm(&app, &code, NEW_PASSWORD).await, 400, INVALID_CODE);
@@ -309,7 +309,7 @@ async fn past_the_hourly_limit_requests_are_answered_the_same_and_send_nothing()
         messages.iter().filter(|m| m.subject == RESET).count() as u64
     };
     assert_eq!(resets(inbox(&email).await), limit);
-    app.clock.advance(tokengate::codes::MAIL_WINDOW_SECONDS);
+    app.clock.advance(tokengate::records::MAIL_WINDOW_SECONDS);
     ask_reset(&app, &email).await;
     app.deliver_mail().await;
     assert_eq!(
@@ -499,8 +499,10 @@ async fn a_stream_record_the_mailer_could_not_deliver_is_reported_for_the_stream
     let (id, _) = outbox(&app, "reset").await.remove(0);
     // As the event source mapping delivers it: keys only, INSERTs (a REMOVE is skipped).
     let event = json!({"Records": [
-        {"eventName": "REMOVE", "dynamodb": {"Keys": {"id": {"S": "gone"}}, "SequenceNumber": "41"}},
-        {"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": id}}, "SequenceNumber": "42"}},
+        {"eventID": "1", "eventName": "REMOVE", "awsRegion": "local",
+         "dynamodb": {"Keys": {"id": {"S": "gone"}}, "SequenceNumber": "41", "SizeBytes": 12}},
+        {"eventID": "2", "eventName": "INSERT", "awsRegion": "local",
+         "dynamodb": {"Keys": {"id": {"S": id}}, "SequenceNumber": "42", "SizeBytes": 44}},
     ]});
 
     let down = app.mailer_via(Some("http://127.0.0.1:9")).await;
@@ -542,7 +544,7 @@ async fn a_late_redelivery_never_revives_a_used_code_and_a_used_code_keeps_count
         .unwrap();
     // The outbox item as the mailer reads it, to deliver it again as a stream retry or a
     // sweep would after a crash between sending and marking it finished.
-    let request = tokengate::codes::MailRequest {
+    let request = tokengate::records::MailRequest {
         id: tokengate::ids::CodeId::parse(item["id"].as_s().unwrap()).unwrap(),
         purpose: tokengate::codes::CodePurpose::PasswordReset,
         email: tokengate::credentials::Email::parse(&email).unwrap(),
@@ -557,7 +559,7 @@ async fn a_late_redelivery_never_revives_a_used_code_and_a_used_code_keeps_count
     for advance in [0, app.config.mail.reset.ttl] {
         app.clock.advance(advance);
         let outcome = mailer.deliver_request(&request).await.unwrap();
-        assert_eq!(outcome, tokengate::codes::MailOutcome::Expired);
+        assert_eq!(outcome, tokengate::records::MailOutcome::Expired);
         assert_problem(
             &confirm(&app, &code, "yet another passphrase").await,
             400,

@@ -11,7 +11,7 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use tokengate::handlers;
 use tokengate::lambda::FromConfig;
-use tokengate::tokens::records::Origin;
+use tokengate::records::Origin;
 use tokengate::tokens::{Grantee, Handout, Tokens};
 use tokengate_tests::{
     ApiRequest, TestApp, assert_problem, body_json, call, local_client, test_config, text,
@@ -232,7 +232,7 @@ async fn account_with_sessions(
             client_id: format!("app-{}", i % 7),
             ..Origin::default()
         };
-        match tokens.issue_fresh(&grantee, &origin).await.expect("issue") {
+        match tokens.issue(&grantee, &origin).await.expect("issue") {
             Handout::Token(token) => issued.push(token.token.expose().to_owned()),
             Handout::PasswordChanged => panic!("the password did not change"),
         }

@@ -1,7 +1,7 @@
 use serde_json::json;
 use tokengate::handlers;
 use tokengate::ids::{TokenId, UserId};
-use tokengate::tokens::KeyId;
+use tokengate::keyring::KeyId;
 use tokengate_tests::{ApiRequest, START, TTL_SECONDS, TestApp, assert_problem, body_json, call};
 
 async fn verify(app: &TestApp, request: ApiRequest) -> serde_json::Value {
@@ -100,7 +100,7 @@ async fn garbage_forged_and_unknown_tokens_are_invalid() {
     let mut tampered = token.clone().into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-    let other_key = tokengate::tokens::SigningKey::new(&[7; 32]).unwrap();
+    let other_key = tokengate::keyring::SigningKey::new(&[7; 32]).unwrap();
     let unknown = app
         .key_ring()
         .token_for(&UserId::generate(), &TokenId::generate());

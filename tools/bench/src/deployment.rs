@@ -8,10 +8,9 @@ use tokengate::clock::SystemClock;
 use tokengate::config::Config;
 use tokengate::credentials::{SignupForm, login_credentials_from_json};
 use tokengate::ids::UserId;
+use tokengate::keyring::{Authentication, KeyRing, TokenClaims};
 use tokengate::lambda::{FromConfig, Parts};
-use tokengate::tokens::keyring::Authentication;
-use tokengate::tokens::records::Origin;
-use tokengate::tokens::{KeyRing, TokenClaims};
+use tokengate::records::Origin;
 use tokengate::{Accounts, Tokens, store};
 
 /// The password of every bench account.
@@ -165,7 +164,7 @@ impl Deployment {
             password_version: 0,
         };
         for _ in 0..count {
-            match self.tokens.issue_fresh(&grantee, &origin("bench")).await {
+            match self.tokens.issue(&grantee, &origin("bench")).await {
                 Ok(tokengate::tokens::Handout::Token(_)) => {}
                 other => return Err(format!("issuing a session: {other:?}")),
             }

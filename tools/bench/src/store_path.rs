@@ -11,11 +11,11 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
 use tokengate::authorizer::Authorizer;
 use tokengate::ids::UserId;
+use tokengate::keyring::{Authentication, KeyId, SigningKey};
 use tokengate::keys::secret::RingSecret;
 use tokengate::lambda::{FromConfig, Parts, respond};
 use tokengate::store::RequestCounter;
-use tokengate::tokens::keyring::Authentication;
-use tokengate::tokens::{KeyId, SigningKey, Tokens, Verification};
+use tokengate::tokens::{Tokens, Verification};
 
 use crate::deployment::Deployment;
 use crate::events;

@@ -12,9 +12,9 @@ use crate::events::{authorized_request, authorizer_request, http_request};
 use crate::functions::RuntimeEmulator;
 use tokengate::codes::CodePurpose;
 use tokengate::ids::CodeId;
-use tokengate::lambda::SWEEP_MIN_AGE_SECONDS;
+use tokengate::keyring::Authentication;
+use tokengate::mailer::SWEEP_MIN_AGE_SECONDS;
 use tokengate::routes::{self, Load};
-use tokengate::tokens::keyring::Authentication;
 
 /// Every function of the route table, in its order: `rotate-key` is last, since serving, it
 /// rotates the bench's ring.

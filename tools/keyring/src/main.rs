@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokengate::Config;
-use tokengate::tokens::KeyRing;
+use tokengate::keyring::KeyRing;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -152,7 +152,8 @@ struct Shard {
 }
 
 /// A stream record as the event source mapping hands it to a function: its keys, sequence
-/// number and event name (the stream holds keys only).
+/// number and event name (the stream holds keys only), with the fields every record of the
+/// mapping's carries (the mailer reads them as `aws_lambda_events`' DynamoDB event).
 fn stream_record(record: &Record) -> Value {
     let change = record.dynamodb();
     let keys: serde_json::Map<String, Value> = change
@@ -165,12 +166,14 @@ fn stream_record(record: &Record) -> Value {
         })
         .collect();
     json!({
-        "eventID": record.event_id(),
+        "eventID": record.event_id().unwrap_or_default(),
         "eventName": "INSERT",
         "eventSource": "aws:dynamodb",
+        "awsRegion": record.aws_region().unwrap_or("local"),
         "dynamodb": {
             "Keys": keys,
             "SequenceNumber": change.and_then(|change| change.sequence_number()),
+            "SizeBytes": change.and_then(|change| change.size_bytes()).unwrap_or_default(),
             "StreamViewType": "KEYS_ONLY",
         },
     })

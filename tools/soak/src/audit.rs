@@ -3,9 +3,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use tokengate::keyring::{LEGACY_TOKEN_LEN, PresentedToken, TOKEN_LEN};
 use tokengate::store::Client;
-use tokengate::tokens::TOKEN_LEN;
-use tokengate::tokens::format::{LEGACY_TOKEN_LEN, PresentedToken};
 
 use crate::traffic::{Secrets, Shared};
 
@@ -211,9 +210,9 @@ mod tests {
             "link: https://x.example/?code=c0de-XYZ_123&a=b",
             &secrets
         ));
-        let key = tokengate::tokens::SigningKey::new(&[7; 32]).expect("a 32-byte key");
+        let key = tokengate::keyring::SigningKey::new(&[7; 32]).expect("a 32-byte key");
         let issued = key.token_for(
-            tokengate::tokens::KeyId(3),
+            tokengate::keyring::KeyId(3),
             &tokengate::ids::UserId::generate(),
             &tokengate::ids::TokenId::generate(),
         );

@@ -1,4 +1,4 @@
-//! The wire form of an access token and the keys that authenticate it.
+//! The wire form of an access token, and the tags a signing key makes and checks for it.
 //!
 //! A token is `tg2_` followed by URL-safe base64 of `key id (4, big-endian) | user id (16) |
 //! token id (16) | tag (32)`, where the tag is HMAC-SHA256, under the key the id names, of the
@@ -9,7 +9,7 @@
 //!
 //! Tokens of the first form, `tg1_` and the same body without the key id, were signed by the one
 //! key deployments had before key rings; they are checked under key id 1, the id that key keeps
-//! in a ring ([`super::keyring`]), until that key is dropped.
+//! in a ring ([`super`]), until that key is dropped.
 
 use std::fmt;
 
@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::key::{KeyId, SigningKey};
 use crate::ids::{TokenId, UserId};
 
 const PREFIX: &str = "tg2_";
@@ -32,74 +33,17 @@ const LEGACY_BODY_LEN: usize = 16 + 16 + 32;
 pub const LEGACY_TOKEN_LEN: usize = LEGACY_PREFIX.len() + (LEGACY_BODY_LEN * 4).div_ceil(3);
 const LEGACY_DOMAIN: &[u8] = b"tokengate access token v1";
 
-/// Names a signing key within a key ring. Ids only increase: a newer key has a larger id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(pub u32);
-
-impl KeyId {
-    /// The id of the key that signed `tg1_` tokens, the one key of a deployment before rings.
-    pub const LEGACY: Self = Self(1);
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A secret that authenticates tokens. Its `Debug` form never shows the key.
-#[derive(Clone)]
-pub struct SigningKey(Hmac<Sha256>);
-
+/// The token tags a key makes and checks.
 impl SigningKey {
-    /// The shortest key accepted, in bytes.
-    pub const MIN_LEN: usize = 32;
-
-    /// Wraps `bytes` as a key, or `None` when shorter than [`Self::MIN_LEN`].
-    pub fn new(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() < Self::MIN_LEN {
-            return None;
-        }
-        Hmac::<Sha256>::new_from_slice(bytes).ok().map(Self)
-    }
-
     fn tag(&self, key_id: KeyId, user: &UserId, token: &TokenId) -> Hmac<Sha256> {
-        let mut mac = self.0.clone();
-        mac.update(DOMAIN);
-        mac.update(&key_id.0.to_be_bytes());
-        mac.update(user.as_bytes());
-        mac.update(token.as_bytes());
-        mac
+        self.mac_of(
+            DOMAIN,
+            &[&key_id.0.to_be_bytes(), user.as_bytes(), token.as_bytes()],
+        )
     }
 
     fn legacy_tag(&self, user: &UserId, token: &TokenId) -> Hmac<Sha256> {
-        let mut mac = self.0.clone();
-        mac.update(LEGACY_DOMAIN);
-        mac.update(user.as_bytes());
-        mac.update(token.as_bytes());
-        mac
-    }
-
-    fn mac_of(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-        let mut mac = self.0.clone();
-        mac.update(domain);
-        for part in parts {
-            mac.update(part);
-        }
-        mac
-    }
-
-    /// HMAC-SHA256 under this key of `domain` then `parts`, for other things than tokens that
-    /// the key authenticates (one-time codes).
-    pub fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        self.mac_of(domain, parts).finalize().into_bytes().into()
-    }
-
-    /// Whether `tag` is the leading bytes of [`Self::mac`] of the same input, in constant time.
-    pub fn verify_mac_prefix(&self, domain: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
-        self.mac_of(domain, parts)
-            .verify_truncated_left(tag)
-            .is_ok()
+        self.mac_of(LEGACY_DOMAIN, &[user.as_bytes(), token.as_bytes()])
     }
 
     /// The token string for the pair (`user`, `token`), signed by this key as `key_id`.
@@ -129,12 +73,6 @@ impl SigningKey {
             user: *user,
             token: *token,
         })
-    }
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey(..)")
     }
 }
 

@@ -8,6 +8,11 @@
 //! key alone, active, with [`KeyId::LEGACY`], so its `tg1_` tokens keep verifying.
 //!
 //! Nothing here prints a key: errors name key ids and never echo the document.
+//!
+//! The ring's domain part, no IO: its keys and their ids ([`SigningKey`], [`KeyId`]), the access
+//! token the active key signs ([`AccessToken`], its wire form in `token.rs`), and the rotation
+//! rules. Where a ring is read from and how a function holds it is [`crate::keys`]; the one-time
+//! codes its keys make are [`crate::codes`].
 
 use std::fmt;
 
@@ -15,9 +20,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::format::{AccessToken, KeyId, PresentedToken, SigningKey, TokenClaims};
-use crate::codes::{self, CodeCheck, CodePurpose, OneTimeCode, PresentedCode};
-use crate::ids::{CodeId, TokenId, UserId, random_bytes};
+use crate::ids::{TokenId, UserId, random_bytes};
+
+mod key;
+mod token;
+
+pub use key::{KeyId, SigningKey};
+pub use token::{AccessToken, LEGACY_TOKEN_LEN, PresentedToken, TOKEN_LEN, TokenClaims};
 
 /// Why a document is not a usable key ring. Never holds any part of the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,13 +202,18 @@ impl KeyRing {
         self.keys.iter().map(|key| key.id).collect()
     }
 
-    fn key(&self, id: KeyId) -> Option<&RingKey> {
+    fn ring_key(&self, id: KeyId) -> Option<&RingKey> {
         self.keys.iter().find(|key| key.id == id)
+    }
+
+    /// The key `id`, while the ring holds it.
+    pub fn key(&self, id: KeyId) -> Option<&SigningKey> {
+        self.ring_key(id).map(|key| &key.key)
     }
 
     /// When the key `id` stopped signing, if the ring holds it retired.
     pub fn retired_at(&self, id: KeyId) -> Option<u64> {
-        self.key(id).and_then(|key| key.retired_at)
+        self.ring_key(id).and_then(|key| key.retired_at)
     }
 
     /// The token text for (`user`, `token`), signed by the active key.
@@ -221,40 +235,9 @@ impl KeyRing {
         let Some(key) = self.key(signer) else {
             return Authentication::Refused;
         };
-        match key.key.authenticate(&presented) {
+        match key.authenticate(&presented) {
             Some(claims) => Authentication::Authentic(claims),
             None => Authentication::Refused,
-        }
-    }
-
-    /// The one-time code for `purpose` of `user`'s message `code`, made by key `key_id`, or
-    /// `None` once the ring no longer holds that key.
-    pub fn code_with(
-        &self,
-        key_id: KeyId,
-        purpose: CodePurpose,
-        user: &UserId,
-        code: &CodeId,
-    ) -> Option<OneTimeCode> {
-        let key = self.key(key_id)?;
-        Some(codes::code_for(&key.key, purpose, key_id, user, code))
-    }
-
-    /// Checks a presented code's tag for `purpose` under the key it names.
-    pub fn check_code(&self, presented: &PresentedCode, purpose: CodePurpose) -> CodeCheck {
-        let Some(key) = self.key(presented.key_id) else {
-            return CodeCheck::Refused;
-        };
-        if codes::check(&key.key, purpose, presented) {
-            CodeCheck::Authentic {
-                user: presented.user,
-                code_id: presented.code_id,
-            }
-        } else {
-            CodeCheck::WrongTag {
-                user: presented.user,
-                code_id: presented.code_id,
-            }
         }
     }
 
@@ -299,7 +282,7 @@ impl KeyRing {
             });
         }
         let kept = self
-            .key(current_active)
+            .ring_key(current_active)
             .ok_or(SuccessorError::DropsSigningKey(current_active))?;
         if kept.secret != current.keys[0].secret {
             return Err(SuccessorError::DropsSigningKey(current_active));
@@ -464,59 +447,6 @@ mod tests {
             assert_eq!(error, expected, "{document}");
             assert!(!error.to_string().contains("s3cr3t"));
         }
-    }
-
-    /// A code's check as a function makes it: parsed, then checked under the key it names.
-    fn check(ring: &KeyRing, text: &str, purpose: CodePurpose) -> CodeCheck {
-        PresentedCode::parse(text).map_or(CodeCheck::Refused, |presented| {
-            ring.check_code(&presented, purpose)
-        })
-    }
-
-    #[test]
-    fn a_code_checks_for_its_purpose_only_and_a_changed_character_is_a_wrong_tag() {
-        let ring = KeyRing::generate();
-        let (user, code_id) = (UserId::generate(), CodeId::generate());
-        let code = ring
-            .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
-            .unwrap();
-        assert_eq!(code.expose().len(), crate::codes::CODE_LEN);
-        assert_eq!(
-            check(&ring, code.expose(), CodePurpose::PasswordReset),
-            CodeCheck::Authentic { user, code_id }
-        );
-        assert_eq!(
-            check(&ring, code.expose(), CodePurpose::EmailVerification),
-            CodeCheck::WrongTag { user, code_id }
-        );
-        let mut typo = code.expose().as_bytes().to_vec();
-        // A character inside the tag, not the last one: that one also holds two padding bits, and
-        // setting one makes the code malformed rather than wrong.
-        let inside = typo.len() - 5;
-        typo[inside] = if typo[inside] == b'A' { b'B' } else { b'A' };
-        assert_eq!(
-            check(
-                &ring,
-                std::str::from_utf8(&typo).unwrap(),
-                CodePurpose::PasswordReset
-            ),
-            CodeCheck::WrongTag { user, code_id }
-        );
-        assert_eq!(
-            check(&ring, "garbage", CodePurpose::PasswordReset),
-            CodeCheck::Refused
-        );
-        // Another ring (another deployment, or every key revoked) refuses it outright.
-        let other = KeyRing::generate().revoked_all().unwrap();
-        assert_eq!(
-            check(&other, code.expose(), CodePurpose::PasswordReset),
-            CodeCheck::Refused
-        );
-        assert!(
-            other
-                .code_with(KeyId(1), CodePurpose::PasswordReset, &user, &code_id)
-                .is_none()
-        );
     }
 
     #[test]

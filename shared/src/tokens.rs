@@ -1,22 +1,17 @@
-//! Token use-cases: issue, hand out again, verify, list and revoke sessions.
-
-pub mod format;
-pub mod keyring;
-pub mod records;
+//! Token use-cases: issue a session, hand the current one out again, verify, list and revoke
+//! sessions.
 
 use std::time::Duration;
-
-pub use format::{AccessToken, KeyId, SigningKey, TOKEN_LEN, TokenClaims};
-pub use keyring::KeyRing;
 
 use crate::clock::SharedClock;
 use crate::credentials::Email;
 use crate::ids::{TokenId, UserId};
+use crate::keyring::{AccessToken, TokenClaims};
 use crate::keys::Keys;
 use crate::problem::{ApiError, AuthScheme};
+use crate::records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 use crate::retry::Attempts;
 use crate::store::{SessionRevocation, Store, StoreError, TokenIssue};
-use records::{CurrentToken, Live, NewToken, Origin, ReplaceCurrent, Sessions, TokenRecord};
 
 /// How many times issuing re-reads and retries when concurrent requests race it.
 const ISSUE_ATTEMPTS: u32 = 8;
@@ -122,10 +117,10 @@ impl Tokens {
         &self.keys
     }
 
-    /// The token text for `current`, signed by the active key: a session handed out again
-    /// after a rotation keeps its id and expiry, and gets the new key's text (its old text
-    /// verifies too until the old key is dropped).
-    async fn handed_out(&self, user: UserId, current: CurrentToken) -> IssuedToken {
+    /// The token a client gets for `user`'s recorded token `current`, its text signed by the
+    /// active key: a session handed out again after a rotation keeps its id and expiry, and
+    /// gets the new key's text (its old text verifies too until the old key is dropped).
+    pub async fn issued_token(&self, user: UserId, current: CurrentToken) -> IssuedToken {
         IssuedToken {
             id: current.token,
             user,
@@ -134,9 +129,9 @@ impl Tokens {
         }
     }
 
-    /// A fresh token for `user` in sessions generation `generation`, asked for from `origin`,
+    /// A new token for `user` in sessions generation `generation`, asked for from `origin`,
     /// not yet recorded.
-    pub fn fresh(&self, user: UserId, generation: u64, origin: &Origin) -> NewToken {
+    pub fn new_token(&self, user: UserId, generation: u64, origin: &Origin) -> NewToken {
         let now = self.clock.now();
         NewToken {
             user,
@@ -150,23 +145,14 @@ impl Tokens {
         }
     }
 
-    /// The token a client gets for the recorded `token`.
-    pub async fn hand_out(&self, token: &NewToken) -> IssuedToken {
-        self.handed_out(token.user, token.current).await
-    }
-
-    /// Issues a fresh token to `grantee` and makes it the current one of `origin`'s
+    /// Issues a new session: a new token to `grantee`, made the current one of `origin`'s
     /// application; past the cap, the soonest-expiring session is revoked in the same write.
-    pub async fn issue_fresh(
-        &self,
-        grantee: &Grantee<'_>,
-        origin: &Origin,
-    ) -> Result<Handout, ApiError> {
-        self.issue(grantee, origin, false).await
+    pub async fn issue(&self, grantee: &Grantee<'_>, origin: &Origin) -> Result<Handout, ApiError> {
+        self.issue_or_reuse(grantee, origin, false).await
     }
 
     /// The current token of `origin`'s application while it is live, otherwise a new one
-    /// issued as [`Self::issue_fresh`] does. Concurrent callers all get the same token: the
+    /// issued as [`Self::issue`] does (login-token's hand-out). Concurrent callers all get the same token: the
     /// pointer to it is replaced only under a condition on what each caller saw, and a caller
     /// that loses the race reads the winner's.
     pub async fn current_or_issue(
@@ -174,10 +160,12 @@ impl Tokens {
         grantee: &Grantee<'_>,
         origin: &Origin,
     ) -> Result<Handout, ApiError> {
-        self.issue(grantee, origin, true).await
+        self.issue_or_reuse(grantee, origin, true).await
     }
 
-    async fn issue(
+    /// [`Self::issue`], or with `reuse_current` [`Self::current_or_issue`]: re-reads and
+    /// retries while concurrent requests race it.
+    async fn issue_or_reuse(
         &self,
         grantee: &Grantee<'_>,
         origin: &Origin,
@@ -192,7 +180,7 @@ impl Tokens {
             let replace = if reuse_current {
                 match self.store.current_token(&user, &origin.client_id).await? {
                     Some(current) if seen.is_live(&current.token, now) => {
-                        return Ok(Handout::Token(self.handed_out(user, current).await));
+                        return Ok(Handout::Token(self.issued_token(user, current).await));
                     }
                     Some(stale) => ReplaceCurrent::IfStill(stale.token),
                     None => ReplaceCurrent::IfAbsent,
@@ -200,7 +188,7 @@ impl Tokens {
             } else {
                 ReplaceCurrent::Always
             };
-            let token = self.fresh(user, seen.generation, origin);
+            let token = self.new_token(user, seen.generation, origin);
             let next = seen.with(&token.current, &origin.client_id, now, self.max_sessions);
             match self
                 .store
@@ -214,7 +202,9 @@ impl Tokens {
                 )
                 .await
             {
-                Ok(TokenIssue::Issued) => return Ok(Handout::Token(self.hand_out(&token).await)),
+                Ok(TokenIssue::Issued) => {
+                    return Ok(Handout::Token(self.issued_token(user, token.current).await));
+                }
                 Ok(TokenIssue::PasswordChanged) => return Ok(Handout::PasswordChanged),
                 // Another request changed the sessions or the pointer first: read again.
                 Ok(TokenIssue::SessionsMoved | TokenIssue::PointerMoved)
