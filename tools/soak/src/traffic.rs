@@ -435,21 +435,10 @@ impl<'a> Client<'a> {
             .shared
             .request(Method::POST, "/auth/password-reset")
             .json(&json!({"email": self.account.email}));
-        if !matches!(
-            self.shared
-                .send("POST /auth/password-reset", request, &[202])
-                .await,
-            Some((202, _))
-        ) {
-            return;
-        }
-        let Some(code) = self.mailed_code("Reset your password").await else {
-            self.shared.stats.record(
-                "POST /auth/password-reset (no message within 60 s)",
-                0,
-                Duration::ZERO,
-                false,
-            );
+        let Some(code) = self
+            .mailed_code_for("POST /auth/password-reset", request, "Reset your password")
+            .await
+        else {
             return;
         };
         let new = new_password();
@@ -513,21 +502,14 @@ impl<'a> Client<'a> {
             .shared
             .request(Method::POST, "/auth/email/verification")
             .bearer_auth(&token);
-        if !matches!(
-            self.shared
-                .send("POST /auth/email/verification", request, &[202])
-                .await,
-            Some((202, _))
-        ) {
-            return;
-        }
-        let Some(code) = self.mailed_code("Verify your email address").await else {
-            self.shared.stats.record(
-                "POST /auth/email/verification (no message within 60 s)",
-                0,
-                Duration::ZERO,
-                false,
-            );
+        let Some(code) = self
+            .mailed_code_for(
+                "POST /auth/email/verification",
+                request,
+                "Verify your email address",
+            )
+            .await
+        else {
             return;
         };
         self.shared.remember(|secrets| {
@@ -544,6 +526,28 @@ impl<'a> Client<'a> {
         {
             self.account.verified = true;
         }
+    }
+
+    /// Sends `request` (`route`, which must answer 202 and mail a code), then reads the code from
+    /// the inbox: the message under `subject`. A missing message is recorded as a failure.
+    async fn mailed_code_for(
+        &self,
+        route: &str,
+        request: RequestBuilder,
+        subject: &str,
+    ) -> Option<String> {
+        if !matches!(
+            self.shared.send(route, request, &[202]).await,
+            Some((202, _))
+        ) {
+            return None;
+        }
+        let code = self.mailed_code(subject).await;
+        if code.is_none() {
+            let label = format!("{route} (no message within 60 s)");
+            self.shared.stats.record(&label, 0, Duration::ZERO, false);
+        }
+        code
     }
 
     /// The newest code in the account's inbox under `subject` that was not used yet.
