@@ -50,6 +50,7 @@ impl ThrottlePolicy {
         } else {
             Reservation::NewWindow {
                 seen_window_start: failures.window_start,
+                seen_count: failures.count,
             }
         }
     }
@@ -70,10 +71,14 @@ pub enum Reservation {
         /// The window's start, Unix seconds.
         window_start: u64,
     },
-    /// The first of a new window, provided the window is still the one read.
+    /// The first of a new window, provided the bookkeeping is still what was read: its window
+    /// start and its count (a start alone does not do: right after a success the window may
+    /// start this very second, and a new window written now would leave it unchanged).
     NewWindow {
         /// The window start read (0: none), Unix seconds.
         seen_window_start: u64,
+        /// The count read (0: none).
+        seen_count: u64,
     },
 }
 
@@ -113,7 +118,8 @@ mod tests {
         assert_eq!(
             POLICY.reservation(&counting, 1_900),
             Reservation::NewWindow {
-                seen_window_start: 1_000
+                seen_window_start: 1_000,
+                seen_count: 3,
             }
         );
     }

@@ -791,6 +791,69 @@ fn credential_routes() -> Vec<String> {
         .collect()
 }
 
+/// `text` with its `%XX` escapes decoded, as WAF's `URL_DECODE` text transformation does.
+fn url_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escape = (bytes[at] == b'%')
+            .then(|| text.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether one of the WAF `statements` (the rule's scope-down) matches a request whose URI path
+/// is `path`, evaluated as WAF does: the statement's text transformations, then its match.
+fn waf_counts(statements: &[Yaml], path: &str) -> bool {
+    statements.iter().any(|statement| {
+        let (kind, body) = statement
+            .as_mapping()
+            .and_then(|mapping| mapping.iter().next())
+            .expect("a statement");
+        assert!(
+            body["FieldToMatch"].get("UriPath").is_some(),
+            "{statement:?}"
+        );
+        let mut text = path.to_owned();
+        for transformation in body["TextTransformations"].as_sequence().unwrap() {
+            text = match transformation["Type"].as_str().unwrap() {
+                "NONE" => text,
+                "URL_DECODE" => url_decoded(&text),
+                other => panic!("a text transformation this test does not model: {other}"),
+            };
+        }
+        match kind.as_str().unwrap() {
+            "ByteMatchStatement" => {
+                let search = body["SearchString"].as_str().unwrap();
+                match body["PositionalConstraint"].as_str().unwrap() {
+                    "ENDS_WITH" => text.ends_with(search),
+                    "EXACTLY" => text == search,
+                    "STARTS_WITH" => text.starts_with(search),
+                    "CONTAINS" => text.contains(search),
+                    other => panic!("a positional constraint this test does not model: {other}"),
+                }
+            }
+            "RegexMatchStatement" => regex::Regex::new(body["RegexString"].as_str().unwrap())
+                .expect("a regex")
+                .is_match(&text),
+            other => panic!("a statement this test does not model: {other}"),
+        }
+    })
+}
+
 #[test]
 fn the_waf_limits_each_client_on_every_credential_route() {
     let template = yaml("template.yaml");
@@ -821,28 +884,39 @@ fn the_waf_limits_each_client_on_every_credential_route() {
     );
     assert_eq!(rate["AggregateKeyType"].as_str(), Some("IP"));
     assert_eq!(rate["EvaluationWindowSec"].as_u64(), Some(300));
-    let matched: BTreeSet<String> = rate["ScopeDownStatement"]["OrStatement"]["Statements"]
+    let statements = rate["ScopeDownStatement"]["OrStatement"]["Statements"]
         .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|statement| {
-            let byte_match = &statement["ByteMatchStatement"];
-            assert_eq!(
-                byte_match["PositionalConstraint"].as_str(),
-                Some("ENDS_WITH"),
-                "the stage prefixes the path"
-            );
-            assert!(byte_match["FieldToMatch"].get("UriPath").is_some());
-            byte_match["SearchString"].as_str().unwrap().to_owned()
-        })
-        .collect();
+        .expect("a scope-down OrStatement");
     let credential_routes = credential_routes();
     assert!(credential_routes.len() >= 8, "{credential_routes:?}");
-    let credential_paths: BTreeSet<String> = credential_routes
-        .iter()
-        .map(|route| route.split_once(' ').unwrap().1.to_owned())
-        .collect();
-    assert_eq!(matched, credential_paths);
+    for route in &credential_routes {
+        let path = route.split_once(' ').unwrap().1;
+        // What WAF sees: the stage first, then whatever the client sent that API Gateway
+        // routes here, or might: a trailing slash, doubled slashes, percent-encoded bytes.
+        let (head, last) = path.rsplit_once('/').unwrap();
+        let encoded_letter = format!("{head}/%{:02x}{}", last.as_bytes()[0], &last[1..]);
+        for sent in [
+            path.to_owned(),
+            format!("{path}/"),
+            format!("{path}//"),
+            path.replace('/', "//"),
+            encoded_letter,
+            format!("{head}%2F{last}"),
+        ] {
+            let seen = format!("/prod{sent}");
+            assert!(
+                waf_counts(statements, &seen),
+                "the WAF rule does not count {seen} ({route})"
+            );
+        }
+    }
+    for (_, route) in tokengate::routes::routes().filter(|(_, route)| !route.credential) {
+        let seen = format!("/prod{}", route.path.replace("{id}", "AAAA"));
+        assert!(
+            !waf_counts(statements, &seen),
+            "{seen} is no credential route"
+        );
+    }
     let served: BTreeSet<String> = openapi_routes().iter().map(show).collect();
     for route in &credential_routes {
         assert!(served.contains(route), "{route} is a route of the API");

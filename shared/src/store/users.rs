@@ -320,13 +320,18 @@ impl Store {
                 ))
                 .expression_attribute_values(":start", n(window_start))
                 .expression_attribute_values(":max", n(max)),
-            Reservation::NewWindow { seen_window_start } => request
+            Reservation::NewWindow {
+                seen_window_start,
+                seen_count,
+            } => request
                 .update_expression("SET failures = :one, failure_window_start = :now")
                 .condition_expression(format!(
                     "attribute_exists(pk) AND {UNLOCKED} AND (attribute_not_exists(failure_window_start) \
-                     OR failure_window_start = :seen)"
+                     OR failure_window_start = :seen) AND (attribute_not_exists(failures) \
+                     OR failures = :seen_count)"
                 ))
-                .expression_attribute_values(":seen", n(seen_window_start)),
+                .expression_attribute_values(":seen", n(seen_window_start))
+                .expression_attribute_values(":seen_count", n(seen_count)),
         };
         match request.send().await {
             Ok(output) => {

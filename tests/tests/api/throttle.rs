@@ -186,3 +186,73 @@ async fn wrong_current_passwords_in_a_password_change_count_as_failures() {
     let wrong = login(&app, "wrong password").await;
     assert_locked(&app, &wrong).await;
 }
+
+/// Right after a successful login (the window's start is this second and its count 0),
+/// concurrent wrong guesses still reach the real hash at most `max_failures` times: each must
+/// not be reserved as the first of a new window (the race the guard on the read count stops).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_right_after_a_login_reach_the_real_hash_at_most_the_limit() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.sign_up(EMAIL, PASSWORD).await;
+    assert_unlocked(&app).await;
+    let (real_before, _) = work(&app);
+    let guesses: Vec<_> = (0..12)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { login(&app, "wrong password").await.status() })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.expect("a guess"), 401);
+    }
+    let real = work(&app).0 - real_before;
+    assert!(
+        real <= POLICY.max_failures,
+        "{real} concurrent guesses reached the real hash (limit {})",
+        POLICY.max_failures
+    );
+    // The window's guesses are spent: the account is locked, the right password refused.
+    assert_eq!(login(&app, PASSWORD).await.status(), 401);
+}
+
+/// The store's own guard, with real concurrency: twelve reservations of the first guess of a
+/// new window, all made from the same read (the state a success leaves: this second's window,
+/// count 0), and only one is reserved; the others find the bookkeeping moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_new_window_reservations_from_one_read_only_one_is_reserved() {
+    use tokengate::credentials::Email;
+    use tokengate::store::{GuessReservation, Store};
+    let app = TestApp::spawn().await;
+    app.sign_up(EMAIL, PASSWORD).await;
+    assert_unlocked(&app).await;
+    let store = Store::new(app.client.clone(), &app.config.tables());
+    let email = Email::parse(EMAIL).unwrap();
+    let now = tokengate_tests::START;
+    let seen = store.find_account(&email).await.unwrap().unwrap().failures;
+    let reservation = POLICY.reservation(&seen, now);
+    assert!(
+        matches!(
+            reservation,
+            tokengate::throttle::Reservation::NewWindow { .. }
+        ),
+        "{reservation:?}"
+    );
+    let attempts: Vec<_> = (0..12)
+        .map(|_| {
+            let (store, email) = (store.clone(), email.clone());
+            tokio::spawn(async move {
+                store
+                    .reserve_guess(&email, reservation, now, POLICY.max_failures)
+                    .await
+                    .expect("the store answers")
+            })
+        })
+        .collect();
+    let mut reserved = 0;
+    for attempt in attempts {
+        if matches!(attempt.await.unwrap(), GuessReservation::Reserved { .. }) {
+            reserved += 1;
+        }
+    }
+    assert_eq!(reserved, 1, "reservations made from one read");
+}

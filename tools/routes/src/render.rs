@@ -72,30 +72,45 @@ fn throttles() -> String {
     out
 }
 
-/// The WAF rule's scope-down statements: one per credential route's path.
+/// The WAF rule's scope-down statements: one per credential route, matching every path API
+/// Gateway routes to it (after the stage; with a trailing slash; percent-encoded).
 fn waf_paths() -> String {
     let mut out = String::new();
     for route in credential_routes() {
-        assert!(
-            !route.path.contains('{'),
-            "{}: a credential route with a path parameter needs a pattern, not ENDS_WITH",
-            route.label()
-        );
         let statement = format!(
-            "- ByteMatchStatement:
-    SearchString: {}
+            "- RegexMatchStatement:
+    RegexString: '{}'
     FieldToMatch:
       UriPath: {{}}
-    PositionalConstraint: ENDS_WITH
     TextTransformations:
       - Priority: 0
-        Type: NONE
+        Type: URL_DECODE
 ",
-            route.path
+            path_pattern(route.path)
         );
         out.push_str(&indent(&statement, 20));
     }
     out
+}
+
+/// A pattern of the paths that reach `path` through the stage (`/prod/auth/login`): each
+/// segment after one or more slashes, a path parameter any segment, any trailing slashes.
+fn path_pattern(path: &str) -> String {
+    let mut pattern = String::new();
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        pattern.push_str("/+");
+        if segment.starts_with('{') {
+            pattern.push_str("[^/]+");
+        } else {
+            for c in segment.chars() {
+                if !c.is_ascii_alphanumeric() && c != '-' && c != '_' {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+        }
+    }
+    pattern + "/*$"
 }
 
 /// Every function's resource, then every function's log group.
