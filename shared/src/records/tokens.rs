@@ -80,6 +80,9 @@ pub struct Live {
     pub expire: u64,
     /// The application it was issued for.
     pub client_id: String,
+    /// The sessions item's version it was issued at: the order of issue, which breaks ties of
+    /// expiry when the cap evicts.
+    pub issued: u64,
 }
 
 /// An account's sessions: the one item whose map says which tokens are live. A token verifies
@@ -97,7 +100,8 @@ pub struct Sessions {
 
 impl Sessions {
     /// The sessions after adding `token` for `client_id` at `now`: expired entries pruned, then
-    /// the soonest-expiring ones evicted until at most `cap` remain (`token` always stays).
+    /// the soonest-expiring ones evicted until at most `cap` remain, of equal expiry the
+    /// first issued (`token` always stays).
     pub fn with(&self, token: &CurrentToken, client_id: &str, now: u64, cap: usize) -> Sessions {
         let mut live: BTreeMap<TokenId, Live> = self
             .live
@@ -108,22 +112,24 @@ impl Sessions {
         while live.len() >= cap.max(1) {
             let Some(oldest) = live
                 .iter()
-                .min_by_key(|(id, session)| (session.expire, **id))
+                .min_by_key(|(id, session)| (session.expire, session.issued, **id))
                 .map(|(id, _)| *id)
             else {
                 break;
             };
             live.remove(&oldest);
         }
+        let version = self.version + 1;
         live.insert(
             token.token,
             Live {
                 expire: token.expire,
                 client_id: client_id.to_owned(),
+                issued: version,
             },
         );
         Sessions {
-            version: self.version + 1,
+            version,
             generation: self.generation,
             live,
         }
@@ -172,6 +178,18 @@ mod tests {
         assert!(after.is_live(&newest.token, 1_000));
         assert_eq!(after.live[&newest.token].client_id, "phone");
         assert_eq!(after.version, sessions.version + 1);
+    }
+
+    #[test]
+    fn of_sessions_expiring_in_the_same_second_the_cap_evicts_the_first_issued() {
+        let issued: Vec<CurrentToken> = (0..120).map(|_| token(5_000)).collect();
+        let sessions = issued.iter().fold(Sessions::default(), |sessions, token| {
+            sessions.with(token, "web", 1_000, 100)
+        });
+        let kept: std::collections::BTreeSet<TokenId> = sessions.live.keys().copied().collect();
+        let newest: std::collections::BTreeSet<TokenId> =
+            issued[20..].iter().map(|token| token.token).collect();
+        assert_eq!(kept, newest, "the newest 100 stay");
     }
 
     #[test]

@@ -116,12 +116,25 @@ fn live_entries(
         .collect()
 }
 
-/// One live entry: `[expire, client id]`.
+/// One live entry: `[expire, client id, issued]` (entries written before `issued` was kept
+/// have two elements: they count as issued first).
 fn live_entry(entry: &AttributeValue) -> Result<Live, StoreError> {
+    let number = |text: &String| text.parse().map_err(|_| StoreError::Corrupt("live"));
     match entry.as_l().map(Vec::as_slice) {
-        Ok([AttributeValue::N(expire), AttributeValue::S(client_id)]) => Ok(Live {
-            expire: expire.parse().map_err(|_| StoreError::Corrupt("live"))?,
+        Ok(
+            [
+                AttributeValue::N(expire),
+                AttributeValue::S(client_id),
+                rest @ ..,
+            ],
+        ) => Ok(Live {
+            expire: number(expire)?,
             client_id: client_id.clone(),
+            issued: match rest {
+                [] => 0,
+                [AttributeValue::N(issued)] => number(issued)?,
+                _ => return Err(StoreError::Corrupt("live")),
+            },
         }),
         _ => Err(StoreError::Corrupt("live")),
     }
@@ -133,7 +146,11 @@ fn live_map(sessions: &Sessions) -> AttributeValue {
             .live
             .iter()
             .map(|(id, session)| {
-                let entry = AttributeValue::L(vec![n(session.expire), s(&session.client_id)]);
+                let entry = AttributeValue::L(vec![
+                    n(session.expire),
+                    s(&session.client_id),
+                    n(session.issued),
+                ]);
                 (id.to_string(), entry)
             })
             .collect(),

@@ -526,3 +526,37 @@ async fn parallel_correct_logins_all_succeed() {
         assert!(app.verifies(token.as_str().unwrap()).await);
     }
 }
+
+/// At the cap, sessions that expire in the same second (logins within one second) are evicted
+/// in the order they were issued: 120 logins leave exactly the newest 100.
+#[tokio::test]
+async fn at_the_cap_the_first_issued_of_one_expiry_second_go_first() {
+    let app = TestApp::spawn().await;
+    app.sign_up("capped@example.com", "correct horse").await;
+    let mut tokens = Vec::new();
+    for _ in 0..120 {
+        tokens.push(
+            log_in(&app, "capped@example.com", "correct horse", false)
+                .await
+                .expect("a login"),
+        );
+    }
+    let cap = tokengate::records::DEFAULT_MAX_SESSIONS;
+    for (n, token) in tokens.iter().enumerate() {
+        let verified = call(
+            handlers::verify,
+            &app.tokens,
+            ApiRequest::get("/auth/verify")
+                .header("Authorization", &format!("Bearer {token}"))
+                .build(),
+        )
+        .await;
+        let valid = body_json(&verified)["valid"] == true;
+        assert_eq!(
+            valid,
+            n >= tokens.len() - cap,
+            "login {n} of {}",
+            tokens.len()
+        );
+    }
+}
