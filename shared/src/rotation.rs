@@ -154,6 +154,14 @@ impl Rotation {
         if !stages.contains_key(token) {
             return Err(RotationError::NoPendingVersion);
         }
+        // The current ring may have moved since the test step (an emergency `revoke-all`): the
+        // pending ring is promoted only if it still follows the ring that is current now.
+        let pending = self
+            .secret
+            .pending(token)
+            .await?
+            .ok_or(RotationError::NoPendingVersion)?;
+        pending.check_successor_of(&self.secret.current().await?.ring)?;
         self.secret.promote(token, current).await?;
         tracing::info!("rotation: the pending key ring is now current");
         Ok(())

@@ -461,3 +461,26 @@ async fn a_forgotten_password_is_reset_through_the_mailed_code_over_http() {
         assert_eq!(verified["valid"], valid);
     }
 }
+
+#[tokio::test]
+async fn a_protected_route_without_credentials_logs_no_error() {
+    let (base, http) = (api_url(), reqwest::Client::new());
+    let log_path = std::env::var("TOKENGATE_API_LOG")
+        .expect("TOKENGATE_API_LOG is unset: run the tests with `make test`");
+    let refused = http.get(format!("{base}/api/me")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("authorizer decision: no credentials"),
+        "the authorizer says it, at info"
+    );
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(r#""level":"ERROR""#) && line.contains("NoCredentials"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "an ordinary refusal logged as an error: {errors:?}"
+    );
+}

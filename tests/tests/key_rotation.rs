@@ -344,6 +344,39 @@ async fn a_function_meeting_a_newer_key_reads_its_ring_once_and_a_flood_of_made_
 }
 
 #[tokio::test]
+async fn an_emergency_ring_put_between_test_and_finish_is_not_undone_by_the_finish() {
+    let secrets = secrets_client().await;
+    let arn = new_secret(&secrets, &bare_key()).await;
+    let app = app_over(&arn).await;
+    let rotation = rotation_of(&app, &secrets, &arn);
+    let token = request_token();
+    for step in &STEPS[..3] {
+        rotation
+            .run(&arn, *step, &token)
+            .await
+            .expect("a rotation step");
+    }
+    let emergency = current_ring(&secrets, &arn).await.revoked_all().unwrap();
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(emergency.to_document())
+        .send()
+        .await
+        .expect("PutSecretValue");
+    let finished = rotation.run(&arn, RotationStep::Finish, &token).await;
+    assert!(
+        matches!(finished, Err(RotationError::Test(_))),
+        "{finished:?}"
+    );
+    assert_eq!(
+        current_ring(&secrets, &arn).await.to_document(),
+        emergency.to_document(),
+        "the emergency ring stays current"
+    );
+}
+
+#[tokio::test]
 async fn revoking_every_key_after_a_leak_refuses_every_earlier_token() {
     let secrets = secrets_client().await;
     let arn = new_secret(&secrets, &bare_key()).await;
