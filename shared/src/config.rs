@@ -184,10 +184,12 @@ impl Config {
                 reset: CodePolicy {
                     ttl: number("RESET_CODE_TTL_SECONDS", 900, 60..=86_400)?,
                     max_per_hour: number("RESET_MAX_PER_HOUR", 3, 1..=100)?,
+                    max_per_day: number("MAIL_MAX_PER_DAY", 10, 1..=1_000)?,
                 },
                 verification: CodePolicy {
                     ttl: number("VERIFY_CODE_TTL_SECONDS", 86_400, 60..=604_800)?,
                     max_per_hour: number("RESET_MAX_PER_HOUR", 3, 1..=100)?,
+                    max_per_day: number("MAIL_MAX_PER_DAY", 10, 1..=1_000)?,
                 },
                 send_attempts: number("MAIL_SEND_ATTEMPTS", 3, 1..=10)? as u32,
             },

@@ -146,6 +146,20 @@ impl Mailer {
                         CodeWrite::Moved => continue,
                     }
                 }
+                // At the hour's limit, the live code once more (counted in the day's cap).
+                CodeIssue::Resend(record) => {
+                    match self
+                        .store
+                        .write_code(&user, purpose, &record, seen.as_ref())
+                        .await?
+                    {
+                        CodeWrite::Written => {
+                            tracing::info!(user = %user, purpose = purpose.as_str(), "hourly limit reached: the live code sent again");
+                            break (record, ring);
+                        }
+                        CodeWrite::Moved => continue,
+                    }
+                }
                 // This request's code, made by an earlier delivery: sent again only while it
                 // still works (a used or expired code is never sent again).
                 CodeIssue::AlreadyIssued(record) if record.accepts(&record.code_id, now) => {
@@ -154,7 +168,7 @@ impl Mailer {
                 CodeIssue::AlreadyIssued(_) => return Ok(MailOutcome::Expired),
                 CodeIssue::Superseded => return Ok(MailOutcome::Superseded),
                 CodeIssue::RateLimited => {
-                    tracing::info!(user = %user, purpose = purpose.as_str(), "message not sent: hourly limit reached");
+                    tracing::info!(user = %user, purpose = purpose.as_str(), "message not sent: limit reached");
                     return Ok(MailOutcome::RateLimited);
                 }
             }

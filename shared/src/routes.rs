@@ -595,6 +595,10 @@ pub const FUNCTIONS: &[Function] = &[
                 variable: "RESET_MAX_PER_HOUR",
                 parameter: "ResetMaxPerHour",
             },
+            Setting {
+                variable: "MAIL_MAX_PER_DAY",
+                parameter: "MailMaxPerDay",
+            },
         ],
         grants: &[
             KEY_RING,

@@ -113,10 +113,12 @@ pub fn test_config() -> Config {
             reset: CodePolicy {
                 ttl: 900,
                 max_per_hour: 3,
+                max_per_day: 10,
             },
             verification: CodePolicy {
                 ttl: 86_400,
                 max_per_hour: 3,
+                max_per_day: 10,
             },
             send_attempts: 2,
         },

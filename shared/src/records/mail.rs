@@ -10,6 +10,8 @@ use crate::keyring::KeyId;
 pub const MAX_WRONG_TRIES: u64 = 5;
 /// The window over which messages per account are counted, seconds.
 pub const MAIL_WINDOW_SECONDS: u64 = 3_600;
+/// The window of the absolute cap on messages per account, live codes sent again included.
+pub const MAIL_DAY_SECONDS: u64 = 86_400;
 
 /// A message the API was asked to send: an outbox item. It holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,10 @@ pub struct CodeRecord {
     pub window_start: u64,
     /// Messages sent in that hour.
     pub sent_in_window: u64,
+    /// Start of the day every message is counted in (live codes sent again too).
+    pub day_start: u64,
+    /// Messages sent in that day.
+    pub sent_in_day: u64,
 }
 
 /// What the mailer may do with a request, given the purpose's current record.
@@ -101,7 +107,11 @@ pub enum CodeIssue {
     AlreadyIssued(CodeRecord),
     /// A newer request made the live code.
     Superseded,
-    /// The hour's messages are used up.
+    /// The hour's new codes are used up but the live code still works: write this record (the
+    /// same code, one more message of the day), then send that code again. Whoever asks for
+    /// messages to an address cannot keep its owner from getting a working code.
+    Resend(CodeRecord),
+    /// The messages are used up: the hour's with no live code to send again, or the day's.
     RateLimited,
 }
 
@@ -110,8 +120,10 @@ pub enum CodeIssue {
 pub struct CodePolicy {
     /// How long a code works, seconds.
     pub ttl: u64,
-    /// Messages per account and purpose per hour.
+    /// New codes per account and purpose per hour.
     pub max_per_hour: u64,
+    /// Messages per account and purpose per day, live codes sent again included.
+    pub max_per_day: u64,
 }
 
 impl CodeRecord {
@@ -124,20 +136,40 @@ impl CodeRecord {
         now: u64,
         policy: CodePolicy,
     ) -> CodeIssue {
-        let (window_start, sent) = match seen {
+        match seen {
             Some(seen) if seen.code_id == request.id => {
                 return CodeIssue::AlreadyIssued(seen.clone());
             }
             Some(seen) if seen.requested_at > request.requested_at => {
                 return CodeIssue::Superseded;
             }
-            Some(seen) if seen.window_start.saturating_add(MAIL_WINDOW_SECONDS) > now => {
+            _ => {}
+        }
+        let within = |start: u64, length: u64| start.saturating_add(length) > now;
+        let (window_start, sent) = match seen {
+            Some(seen) if within(seen.window_start, MAIL_WINDOW_SECONDS) => {
                 (seen.window_start, seen.sent_in_window)
             }
             _ => (now, 0),
         };
-        if sent >= policy.max_per_hour {
+        let (day_start, sent_in_day) = match seen {
+            Some(seen) if within(seen.day_start, MAIL_DAY_SECONDS) => {
+                (seen.day_start, seen.sent_in_day)
+            }
+            _ => (now, 0),
+        };
+        if sent_in_day >= policy.max_per_day {
             return CodeIssue::RateLimited;
+        }
+        if sent >= policy.max_per_hour {
+            return match seen {
+                Some(seen) if seen.accepts(&seen.code_id, now) => CodeIssue::Resend(CodeRecord {
+                    day_start,
+                    sent_in_day: sent_in_day + 1,
+                    ..seen.clone()
+                }),
+                _ => CodeIssue::RateLimited,
+            };
         }
         CodeIssue::Issue(CodeRecord {
             code_id: request.id,
@@ -147,6 +179,8 @@ impl CodeRecord {
             requested_at: request.requested_at,
             window_start,
             sent_in_window: sent + 1,
+            day_start,
+            sent_in_day: sent_in_day + 1,
         })
     }
 
@@ -163,6 +197,7 @@ mod tests {
     const POLICY: CodePolicy = CodePolicy {
         ttl: 900,
         max_per_hour: 3,
+        max_per_day: 10,
     };
 
     fn request(at: u64) -> MailRequest {
@@ -209,8 +244,9 @@ mod tests {
             )));
         }
         let last = record.unwrap();
+        // Past the code's life, nothing is left to send again.
         assert_eq!(
-            CodeRecord::issue(Some(&last), &request(100), KeyId(1), 100, POLICY),
+            CodeRecord::issue(Some(&last), &request(1_000), KeyId(1), 1_000, POLICY),
             CodeIssue::RateLimited
         );
         let next = issued(CodeRecord::issue(
@@ -223,6 +259,55 @@ mod tests {
         assert_eq!(
             (next.window_start, next.sent_in_window),
             (MAIL_WINDOW_SECONDS, 1)
+        );
+    }
+
+    #[test]
+    fn at_the_hours_limit_the_live_code_is_sent_again_until_the_days_cap() {
+        let mut record: Option<CodeRecord> = None;
+        for at in 0..POLICY.max_per_hour {
+            record = Some(issued(CodeRecord::issue(
+                record.as_ref(),
+                &request(at),
+                KeyId(1),
+                at,
+                POLICY,
+            )));
+        }
+        let live = record.unwrap();
+        let mut seen = live.clone();
+        for at in 10..10 + POLICY.max_per_day - POLICY.max_per_hour {
+            match CodeRecord::issue(Some(&seen), &request(at), KeyId(1), at, POLICY) {
+                CodeIssue::Resend(again) => {
+                    assert_eq!(again.code_id, live.code_id, "the live code, not a new one");
+                    assert_eq!(again.expire, live.expire);
+                    assert_eq!(again.sent_in_day, seen.sent_in_day + 1);
+                    seen = again;
+                }
+                other => panic!("at {at}: {other:?}"),
+            }
+        }
+        assert_eq!(seen.sent_in_day, POLICY.max_per_day);
+        assert_eq!(
+            CodeRecord::issue(Some(&seen), &request(100), KeyId(1), 100, POLICY),
+            CodeIssue::RateLimited,
+            "the day's cap holds even for the live code"
+        );
+        // Even a new hour issues nothing until the day is over.
+        assert_eq!(
+            CodeRecord::issue(Some(&seen), &request(7_200), KeyId(1), 7_200, POLICY),
+            CodeIssue::RateLimited
+        );
+        let next_day = issued(CodeRecord::issue(
+            Some(&seen),
+            &request(MAIL_DAY_SECONDS),
+            KeyId(1),
+            MAIL_DAY_SECONDS,
+            POLICY,
+        ));
+        assert_eq!(
+            (next_day.day_start, next_day.sent_in_day),
+            (MAIL_DAY_SECONDS, 1)
         );
     }
 

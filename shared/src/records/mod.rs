@@ -9,8 +9,8 @@ mod tokens;
 
 pub use accounts::{Account, UserProfile};
 pub use mail::{
-    CodeIssue, CodePolicy, CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome,
-    MailRequest,
+    CodeIssue, CodePolicy, CodeRecord, MAIL_DAY_SECONDS, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES,
+    MailOutcome, MailRequest,
 };
 pub use tokens::{
     CurrentToken, DEFAULT_MAX_SESSIONS, Live, MAX_SESSIONS_LIMIT, NewToken, Origin, ReplaceCurrent,

@@ -15,7 +15,9 @@ use crate::codes::CodePurpose;
 use crate::credentials::Email;
 use crate::ids::{CodeId, UserId};
 use crate::keyring::KeyId;
-use crate::records::{CodeRecord, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest};
+use crate::records::{
+    CodeRecord, MAIL_DAY_SECONDS, MAIL_WINDOW_SECONDS, MAX_WRONG_TRIES, MailOutcome, MailRequest,
+};
 
 /// How long a finished outbox item is kept (its TTL), for the record: a week.
 const FINISHED_KEPT_SECONDS: u64 = 7 * 86_400;
@@ -79,6 +81,15 @@ impl TryFrom<&Item> for CodeRecord {
             requested_at: get_n(item, "requested_at")?,
             window_start: get_n(item, "window_start")?,
             sent_in_window: get_n(item, "sent_in_window")?,
+            // Records written before the daily cap count from their hour.
+            day_start: match get_opt_n(item, "day_start")? {
+                Some(start) => start,
+                None => get_n(item, "window_start")?,
+            },
+            sent_in_day: match get_opt_n(item, "sent_in_day")? {
+                Some(sent) => sent,
+                None => get_n(item, "sent_in_window")?,
+            },
         })
     }
 }
@@ -209,18 +220,22 @@ impl Store {
             ("code_id".into(), s(record.code_id.to_string())),
             ("key_id".into(), n(record.key_id.0.into())),
             ("code_expire".into(), n(record.expire)),
-            // TTL: kept while the code works and while its hour's message count matters; a used
-            // code stays (dead) until then, so a redelivered request cannot write it anew.
+            // TTL: kept while the code works and while its hour's and day's message counts
+            // matter; a used code stays (dead) until then, so a redelivered request cannot write
+            // it anew.
             (
                 "expire".into(),
                 n(record
                     .expire
-                    .max(record.window_start.saturating_add(MAIL_WINDOW_SECONDS))),
+                    .max(record.window_start.saturating_add(MAIL_WINDOW_SECONDS))
+                    .max(record.day_start.saturating_add(MAIL_DAY_SECONDS))),
             ),
             ("tries".into(), n(record.tries)),
             ("requested_at".into(), n(record.requested_at)),
             ("window_start".into(), n(record.window_start)),
             ("sent_in_window".into(), n(record.sent_in_window)),
+            ("day_start".into(), n(record.day_start)),
+            ("sent_in_day".into(), n(record.sent_in_day)),
         ]);
         let put = self
             .client
@@ -229,9 +244,14 @@ impl Store {
             .set_item(Some(item));
         let put = match seen {
             None => put.condition_expression("attribute_not_exists(sk)"),
+            // The same code and the same day's count as read: a code sent again (same id)
+            // counts once per message however many deliveries race.
             Some(seen) => put
-                .condition_expression("code_id = :seen")
-                .expression_attribute_values(":seen", s(seen.code_id.to_string())),
+                .condition_expression(
+                    "code_id = :seen AND (attribute_not_exists(sent_in_day) OR sent_in_day = :seen_day)",
+                )
+                .expression_attribute_values(":seen", s(seen.code_id.to_string()))
+                .expression_attribute_values(":seen_day", n(seen.sent_in_day)),
         };
         match put.send().await {
             Ok(_) => Ok(CodeWrite::Written),

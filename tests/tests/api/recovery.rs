@@ -294,29 +294,81 @@ async fn a_newer_code_kills_the_older_and_no_code_crosses_purposes_or_accounts()
     );
 }
 
+/// The reset codes mailed to `email` so far, oldest first.
+async fn reset_codes(email: &str) -> Vec<String> {
+    inbox(email)
+        .await
+        .iter()
+        .filter(|message| message.subject == RESET)
+        .map(|message| message.code())
+        .collect()
+}
+
 #[tokio::test]
-async fn past_the_hourly_limit_requests_are_answered_the_same_and_send_nothing() {
+async fn requests_past_the_hourly_limit_send_the_live_code_again_and_cannot_lock_the_owner_out() {
     let app = TestApp::spawn().await;
     let email = address("limit");
     app.sign_up(&email, PASSWORD).await;
     let limit = app.config.mail.reset.max_per_hour;
-    for _ in 0..=limit {
+    // Someone else spends the hour's new codes on the owner's address.
+    for _ in 0..limit {
         app.clock.advance(1);
         assert_eq!(ask_reset(&app, &email).await.status(), 202);
         app.deliver_mail().await;
     }
-    let resets = |messages: Vec<tokengate_tests::Delivered>| {
-        messages.iter().filter(|m| m.subject == RESET).count() as u64
-    };
-    assert_eq!(resets(inbox(&email).await), limit);
+    let spent = reset_codes(&email).await;
+    assert_eq!(spent.len() as u64, limit);
+    // The owner's request, answered the same, still brings a working code: the live one.
+    app.clock.advance(1);
+    assert_eq!(ask_reset(&app, &email).await.status(), 202);
+    app.deliver_mail().await;
+    let codes = reset_codes(&email).await;
+    assert_eq!(
+        codes.len() as u64,
+        limit + 1,
+        "a message past the hour's limit"
+    );
+    assert_eq!(
+        codes.last(),
+        spent.last(),
+        "the live code again, no new one"
+    );
+    assert_eq!(
+        confirm(&app, codes.last().unwrap(), NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
     app.clock.advance(tokengate::records::MAIL_WINDOW_SECONDS);
     ask_reset(&app, &email).await;
     app.deliver_mail().await;
-    assert_eq!(
-        resets(inbox(&email).await),
-        limit + 1,
-        "a new hour, a new message"
-    );
+    let fresh = reset_codes(&email).await;
+    assert_eq!(fresh.len() as u64, limit + 2, "a new hour, a new message");
+    assert!(!codes.contains(fresh.last().unwrap()), "with a new code");
+}
+
+#[tokio::test]
+async fn an_account_gets_at_most_the_days_messages_codes_sent_again_included() {
+    let app = TestApp::spawn().await;
+    let email = address("daily");
+    app.sign_up(&email, PASSWORD).await;
+    let day = app.config.mail.reset.max_per_day;
+    for _ in 0..day + 5 {
+        app.clock.advance(60);
+        assert_eq!(ask_reset(&app, &email).await.status(), 202);
+        app.deliver_mail().await;
+    }
+    assert_eq!(reset_codes(&email).await.len() as u64, day);
+    // Hours later, still the same day: nothing more.
+    app.clock
+        .advance(3 * tokengate::records::MAIL_WINDOW_SECONDS);
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    assert_eq!(reset_codes(&email).await.len() as u64, day);
+    app.clock.advance(tokengate::records::MAIL_DAY_SECONDS);
+    ask_reset(&app, &email).await;
+    app.deliver_mail().await;
+    assert_eq!(reset_codes(&email).await.len() as u64, day + 1, "a new day");
 }
 
 #[tokio::test]
@@ -573,17 +625,18 @@ async fn a_late_redelivery_never_revives_a_used_code_and_a_used_code_keeps_count
         .count();
     assert_eq!(resets, 1, "the used code is never sent again");
 
-    // The hour's count outlives the used code: two more messages, then none until the hour is
-    // over (the first was sent at the start of the hour).
+    // The hour's count outlives the used code: two more new codes (the first was sent at the
+    // start of the hour), then the live one of those again, never the used one.
     for _ in 0..3 {
         app.clock.advance(1);
         ask_reset(&app, &email).await;
         app.deliver_mail().await;
     }
-    let resets = inbox(&email)
-        .await
-        .into_iter()
-        .filter(|m| m.subject == RESET)
-        .count() as u64;
-    assert_eq!(resets, app.config.mail.reset.max_per_hour);
+    let codes = reset_codes(&email).await;
+    assert_eq!(codes.len() as u64, app.config.mail.reset.max_per_hour + 1);
+    assert_eq!(codes[codes.len() - 1], codes[codes.len() - 2]);
+    assert!(
+        !codes[1..].contains(&code),
+        "the used code is never sent again"
+    );
 }
