@@ -567,6 +567,14 @@ pub fn api_url() -> String {
         .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
 }
 
+/// The address of the functions' own invoke API under `make test` (`TOKENGATE_FUNCTIONS_URL`,
+/// cargo lambda watch's invoke port): not the API's, which serves the REST API only.
+pub fn functions_url() -> String {
+    std::env::var("TOKENGATE_FUNCTIONS_URL").expect(
+        "TOKENGATE_FUNCTIONS_URL is unset: run the tests with `make test`, which starts the API",
+    )
+}
+
 /// An address no account has yet: `prefix-<random>@example.com`, lower-case.
 pub fn unique_email(prefix: &str) -> String {
     let id = tokengate::ids::TokenId::generate()

@@ -1,13 +1,14 @@
 //! The front itself: one request in, what the REST API would answer out. Functions run under
-//! `cargo lambda watch` and are invoked through its Lambda invoke API, whose own paths
-//! (`/2015-03-31/functions/...`) pass straight through.
+//! `cargo lambda watch` and are invoked through its Lambda invoke API, on its own port: the
+//! front serves the template's routes only, so an invoke API path (`/2015-03-31/...`) is no
+//! route here, as on API Gateway.
 
 use std::collections::HashMap;
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
 use aws_lambda_events::iam::IamPolicyEffect;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use crate::events::{self, IncomingRequest};
@@ -61,9 +62,6 @@ impl Front {
 
     /// Answers `request` as the REST API would.
     pub async fn handle(&self, request: IncomingRequest) -> Answer {
-        if request.path.starts_with(INVOKE_API_PREFIX) {
-            return self.pass_through(request).await;
-        }
         let on_path: Vec<(&Route, HashMap<String, String>)> = self
             .api
             .routes
@@ -216,44 +214,6 @@ impl Front {
             _ => Invocation::Returned(body.to_vec()),
         }
     }
-
-    /// Hands an invoke API request to cargo lambda watch as it came.
-    async fn pass_through(&self, request: IncomingRequest) -> Answer {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&request.query)
-            .finish();
-        let url = if query.is_empty() {
-            format!("{}{}", self.functions, request.path)
-        } else {
-            format!("{}{}?{query}", self.functions, request.path)
-        };
-        let mut headers = request.headers.clone();
-        headers.remove(header::HOST);
-        let sent = self
-            .client
-            .request(request.method.clone(), url)
-            .headers(headers)
-            .body(request.body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.bytes().await.unwrap_or_default();
-                Answer {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-            Err(_) => Answer {
-                status: StatusCode::BAD_GATEWAY.as_u16(),
-                headers: HeaderMap::new(),
-                body: Bytes::from_static(b"the functions' invoke API did not answer"),
-            },
-        }
-    }
 }
 
 /// An error document of the Lambda runtime: `errorType` and `errorMessage` and nothing else.
@@ -342,6 +302,41 @@ mod tests {
             "arn:aws:execute-api:us-east-1:123456789012:other/local/*",
             arn
         ));
+    }
+
+    /// The front of template.yaml's own API, its functions nowhere.
+    fn front() -> Front {
+        let template = include_str!("../../../template.yaml");
+        let api = Api::from_template(template, &HashMap::new()).expect("template.yaml's API");
+        Front::new(api, "http://127.0.0.1:9")
+    }
+
+    #[tokio::test]
+    async fn the_invoke_api_is_no_route_of_the_api_port() {
+        for path in [
+            "/2015-03-31/functions/me/invocations",
+            "/2015-03-31/functions/authorizer/invocations",
+            "/2015-03-31/../.rt/login/2018-06-01/runtime/invocation/next",
+        ] {
+            let mut request = IncomingRequest::new(Method::POST, path);
+            request
+                .headers
+                .insert("origin", HeaderValue::from_static("https://evil.example"));
+            let answer = front().handle(request).await;
+            assert_eq!(answer.status, 404, "{path}");
+            assert_eq!(answer.headers["content-type"], "application/problem+json");
+            assert_ne!(
+                answer.headers["access-control-allow-origin"],
+                "https://evil.example"
+            );
+            assert!(
+                !answer
+                    .headers
+                    .contains_key("access-control-allow-credentials")
+            );
+            let body: Value = serde_json::from_slice(&answer.body).unwrap();
+            assert_eq!(body["detail"], "No route matches this method and path.");
+        }
     }
 
     fn policy(statements: Value) -> ApiGatewayCustomAuthorizerResponse {
