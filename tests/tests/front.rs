@@ -291,6 +291,51 @@ async fn the_invoke_api_is_no_route_of_the_api_whatever_its_path_says() {
 }
 
 #[tokio::test]
+async fn a_trailing_slash_routes_as_without_it_and_a_percent_encoded_path_is_no_route() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    let wrong = |path: &str| {
+        http.post(format!("{base}{path}"))
+            .basic_auth("nobody@example.com", Some("wrong password"))
+    };
+    let (plain, slash) = (
+        answer(wrong("/auth/login")).await,
+        answer(wrong("/auth/login/")).await,
+    );
+    assert_eq!(plain.0, StatusCode::UNAUTHORIZED);
+    let text = |body: &[u8]| String::from_utf8_lossy(body).into_owned();
+    assert_eq!(
+        (slash.0, text(&slash.2)),
+        (plain.0, text(&plain.2)),
+        "the login function's answer"
+    );
+
+    let signup = sign_up(&http, &unique_email("front")).await;
+    let token = signup["x-auth-token"].as_str().unwrap();
+    let (status, _, body) = answer(http.get(format!("{base}/api/me/")).bearer_auth(token)).await;
+    assert_eq!(status, StatusCode::OK, "through the authorizer");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["userObj"], signup["userObj"]);
+    // `/auth/sessions/` is `/auth/sessions`, not `/auth/sessions/{id}` with an empty id.
+    let (status, _, body) = answer(
+        http.get(format!("{base}/auth/sessions/"))
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["sessions"].as_array().map(Vec::len), Some(1), "{body}");
+
+    // REST does not decode a percent-encoded path to route it.
+    for path in ["/auth/%6cogin", "/auth%2Flogin", "/auth/login%2F"] {
+        let answer = answer(wrong(path)).await;
+        assert_problem(&answer, 404, "No route matches this method and path.");
+    }
+    let answer = answer(http.get(format!("{base}/api/%6de")).bearer_auth(token)).await;
+    assert_problem(&answer, 404, "No route matches this method and path.");
+}
+
+#[tokio::test]
 async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed_origin() {
     let http = reqwest::Client::new();
     let base = api_url();

@@ -62,15 +62,12 @@ impl Front {
 
     /// Answers `request` as the REST API would.
     pub async fn handle(&self, request: IncomingRequest) -> Answer {
+        let path = resource_path(&request.path);
         let on_path: Vec<(&Route, HashMap<String, String>)> = self
             .api
             .routes
             .iter()
-            .filter_map(|route| {
-                route
-                    .matches(&request.path)
-                    .map(|parameters| (route, parameters))
-            })
+            .filter_map(|route| route.matches(path).map(|parameters| (route, parameters)))
             .collect();
         if request.method == Method::OPTIONS
             && !on_path.is_empty()
@@ -216,6 +213,16 @@ impl Front {
     }
 }
 
+/// The resource path `path` is routed as: without one trailing slash (`/auth/login/` is
+/// `/auth/login`), as a REST API routes it. Percent-encoded characters stay encoded (REST does
+/// not decode them to route: `/auth/%6cogin` is no route).
+fn resource_path(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
 /// An error document of the Lambda runtime: `errorType` and `errorMessage` and nothing else.
 fn is_error_document(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Map<String, Value>>(body).is_ok_and(|fields| {
@@ -283,6 +290,16 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_slash_routes_as_without_it_and_nothing_else_is_rewritten() {
+        assert_eq!(resource_path("/auth/login/"), "/auth/login");
+        assert_eq!(resource_path("/auth/login"), "/auth/login");
+        assert_eq!(resource_path("/auth/sessions/abc/"), "/auth/sessions/abc");
+        assert_eq!(resource_path("/"), "/");
+        assert_eq!(resource_path("/auth/login//"), "/auth/login/");
+        assert_eq!(resource_path("/auth/%6cogin"), "/auth/%6cogin");
+    }
 
     #[test]
     fn iam_wildcards_match_as_api_gateway_matches_them() {
