@@ -336,6 +336,27 @@ async fn a_trailing_slash_routes_as_without_it_and_a_percent_encoded_path_is_no_
 }
 
 #[tokio::test]
+async fn a_body_declared_over_api_gateways_10_mb_is_refused_with_413_unread() {
+    // The body never comes: the answer must not wait for it.
+    let (status, headers, body) = raw_request(
+        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 10485761\r\n",
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        headers.contains("content-type: application/problem+json"),
+        "{headers}"
+    );
+    assert!(headers.contains("cache-control: no-store"), "{headers}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"type": "about:blank", "title": "Request Too Long"}),
+        "the template's DEFAULT_4XX"
+    );
+}
+
+#[tokio::test]
 async fn preflights_answer_the_templates_cors_and_responses_name_only_an_allowed_origin() {
     let http = reqwest::Client::new();
     let base = api_url();

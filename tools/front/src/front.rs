@@ -18,6 +18,9 @@ use crate::template::{Api, Route};
 /// The Lambda invoke API's path prefix.
 pub const INVOKE_API_PREFIX: &str = "/2015-03-31/";
 
+/// The largest request body API Gateway takes: 10 MB.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
 /// An answer of the front.
 #[derive(Debug)]
 pub struct Answer {
@@ -163,6 +166,12 @@ impl Front {
             headers,
             body: Bytes::new(),
         })
+    }
+
+    /// The API's answer to a request whose body is over [`MAX_BODY_BYTES`] (REST's
+    /// REQUEST_TOO_LARGE, which the template's DEFAULT_4XX renders).
+    pub fn too_large(&self, request: &IncomingRequest) -> Answer {
+        self.gateway(ResponseType::RequestTooLarge, &HashMap::new(), request)
     }
 
     fn gateway(

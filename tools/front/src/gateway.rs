@@ -22,6 +22,8 @@ pub enum ResponseType {
     AuthorizerFailure,
     /// The function failed or answered something that is not a proxy response.
     BadGateway,
+    /// The request's body is over the API's 10 MB.
+    RequestTooLarge,
 }
 
 impl ResponseType {
@@ -33,6 +35,7 @@ impl ResponseType {
             Self::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             Self::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Self::BadGateway => "BAD_GATEWAY",
+            Self::RequestTooLarge => "REQUEST_TOO_LARGE",
         }
     }
 
@@ -43,6 +46,7 @@ impl ResponseType {
             Self::AccessDenied | Self::MissingAuthenticationToken => 403,
             Self::AuthorizerFailure => 500,
             Self::BadGateway => 502,
+            Self::RequestTooLarge => 413,
         }
     }
 
@@ -55,6 +59,7 @@ impl ResponseType {
             }
             Self::MissingAuthenticationToken => "Missing Authentication Token",
             Self::AuthorizerFailure | Self::BadGateway => "Internal server error",
+            Self::RequestTooLarge => "Request Too Long",
         }
     }
 }
