@@ -464,9 +464,16 @@ impl ApiRequest {
 
     /// Adds a header (replacing one of the same name). A value no HTTP request can carry
     /// (control characters) makes the request unsendable: [`Self::try_build`] answers `None`.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub fn header(self, name: &str, value: &str) -> Self {
+        self.header_bytes(name, value.as_bytes())
+    }
+
+    /// Adds a header of raw bytes (replacing one of the same name), e.g. Latin-1 text that is
+    /// not UTF-8; bytes no HTTP request can carry make the request unsendable, as in
+    /// [`Self::header`].
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
         let name = HeaderName::try_from(name).expect("a header name");
-        match HeaderValue::try_from(value) {
+        match HeaderValue::from_bytes(value) {
             Ok(value) => {
                 self.request.headers.insert(name, value);
             }

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tokengate_tests::{ApiRequest, TestApp, api_url, functions_url, unique_email};
 
@@ -333,6 +333,43 @@ async fn a_trailing_slash_routes_as_without_it_and_a_percent_encoded_path_is_no_
     }
     let answer = answer(http.get(format!("{base}/api/%6de")).bearer_auth(token)).await;
     assert_problem(&answer, 404, "No route matches this method and path.");
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_utf8_reaches_the_functions_lossily_never_as_a_5xx() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    // `café` in Latin-1: byte 0xE9 is not UTF-8.
+    let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+    let signup = |email: &str| {
+        http.post(format!("{base}/auth/signup"))
+            .json(&json!({"email": email, "password": "correct horse"}))
+    };
+
+    let (status, _, body) =
+        answer(signup(&unique_email("front")).header("user-agent", latin1.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let token = body["x-auth-token"].as_str().unwrap();
+    let (_, _, sessions) =
+        answer(http.get(format!("{base}/auth/sessions")).bearer_auth(token)).await;
+    let sessions: Value = serde_json::from_slice(&sessions).unwrap();
+    assert_eq!(sessions["sessions"][0]["userAgent"], "caf\u{fffd}");
+
+    let refused =
+        answer(signup(&unique_email("front")).header("x-client-id", latin1.clone())).await;
+    assert_problem(
+        &refused,
+        400,
+        "X-Client-Id must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
+    );
+    // Through the authorizer: a token that cannot be read is none.
+    let anonymous = answer(
+        http.get(format!("{base}/api/me"))
+            .header("x-auth-token", latin1),
+    )
+    .await;
+    assert_problem(&anonymous, 401, "No authentication credentials provided.");
 }
 
 #[tokio::test]

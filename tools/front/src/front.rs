@@ -91,10 +91,10 @@ impl Front {
         let mut context = None;
         if let Some(authorizer) = &route.authorizer {
             let event = events::authorizer_event(&request, &route.path, &parameters);
-            match self
-                .invoke(authorizer, &serde_json::to_vec(&event).unwrap_or_default())
-                .await
-            {
+            let Ok(event) = serde_json::to_vec(&event) else {
+                return self.unsendable(&request);
+            };
+            match self.invoke(authorizer, &event).await {
                 Invocation::Failed(message) if message == "Unauthorized" => {
                     return self.gateway(ResponseType::Unauthorized, &HashMap::new(), &request);
                 }
@@ -126,13 +126,10 @@ impl Front {
         }
         let binary = self.api.every_body_binary();
         let event = events::proxy_event(&request, &route.path, &parameters, context, binary);
-        let Invocation::Returned(answer) = self
-            .invoke(
-                &route.function,
-                &serde_json::to_vec(&event).unwrap_or_default(),
-            )
-            .await
-        else {
+        let Ok(event) = serde_json::to_vec(&event) else {
+            return self.unsendable(&request);
+        };
+        let Invocation::Returned(answer) = self.invoke(&route.function, &event).await else {
             return self.gateway(ResponseType::BadGateway, &HashMap::new(), &request);
         };
         match events::function_response(&answer) {
@@ -172,6 +169,11 @@ impl Front {
     /// REQUEST_TOO_LARGE, which the template's DEFAULT_4XX renders).
     pub fn too_large(&self, request: &IncomingRequest) -> Answer {
         self.gateway(ResponseType::RequestTooLarge, &HashMap::new(), request)
+    }
+
+    /// The answer to a request no event can carry: never an invocation with an empty event.
+    fn unsendable(&self, request: &IncomingRequest) -> Answer {
+        self.gateway(ResponseType::BadRequestParameters, &HashMap::new(), request)
     }
 
     fn gateway(

@@ -24,6 +24,8 @@ pub enum ResponseType {
     BadGateway,
     /// The request's body is over the API's 10 MB.
     RequestTooLarge,
+    /// The request cannot be put into an event.
+    BadRequestParameters,
 }
 
 impl ResponseType {
@@ -36,6 +38,7 @@ impl ResponseType {
             Self::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Self::BadGateway => "BAD_GATEWAY",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
+            Self::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
         }
     }
 
@@ -47,6 +50,7 @@ impl ResponseType {
             Self::AuthorizerFailure => 500,
             Self::BadGateway => 502,
             Self::RequestTooLarge => 413,
+            Self::BadRequestParameters => 400,
         }
     }
 
@@ -60,6 +64,7 @@ impl ResponseType {
             Self::MissingAuthenticationToken => "Missing Authentication Token",
             Self::AuthorizerFailure | Self::BadGateway => "Internal server error",
             Self::RequestTooLarge => "Request Too Long",
+            Self::BadRequestParameters => "Invalid request parameters",
         }
     }
 }
