@@ -140,7 +140,8 @@ start_dynamodb() {
 }
 
 # Starts the API as `make run` serves it on 127.0.0.1:$1: the functions under `cargo lambda
-# watch --ignore-changes` (invoke API on a free port, a process group of its own) over fresh
+# watch --ignore-changes` (invoke API on a free port, set in API_FUNCTIONS_PORT; a process group
+# of its own) over fresh
 # tables $2-users-$1, $2-tokens-$1 and $2-outbox-$1 (made by create-tables), logging to $3; the
 # local front on $1 (logging next to $3); and the outbox relay for it (logging next to $3). The mail goes to the SES emulator
 # that start_mail started. The key ring is the file $KEY_RING_FILE when set, else a new one under target/keyrings/
@@ -149,31 +150,31 @@ start_dynamodb() {
 # at most 300 s.
 #   start_api PORT TABLE_PREFIX LOG_FILE [NAME=value...]
 start_api() {
-  local port=$1 prefix=$2 log_file=$3 pair functions_port
+  local port=$1 prefix=$2 log_file=$3 pair
   shift 3
   local function_env=(--env-var "CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-*}")
   for pair in "$@"; do function_env+=(--env-var "$pair"); done
   export KEY_RING_FILE="${KEY_RING_FILE:-$ROOT/target/keyrings/$prefix-$port.json}"
   cargo run --quiet -p keyring -- init "$KEY_RING_FILE"
-  functions_port=$(free_port)
+  API_FUNCTIONS_PORT=$(free_port)
   (
     export USERS_TABLE="$prefix-users-$port" TOKENS_TABLE="$prefix-tokens-$port"
     export OUTBOX_TABLE="$prefix-outbox-$port"
     cargo run --quiet -p create-tables
     exec setsid cargo lambda watch --ignore-changes "${function_env[@]}" \
-      --invoke-address 127.0.0.1 --invoke-port "$functions_port"
+      --invoke-address 127.0.0.1 --invoke-port "$API_FUNCTIONS_PORT"
   ) > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$functions_port" 300
-  start_front "$port" "$functions_port" "${log_file%.log}-front.log"
+  wait_for_port "$API_FUNCTIONS_PORT" 300
+  start_front "$port" "$API_FUNCTIONS_PORT" "${log_file%.log}-front.log"
   cargo build --quiet -p outbox-relay
-  start_relay "$port" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
+  start_relay "$API_FUNCTIONS_PORT" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
 }
 
-# Starts the local API front (tools/front) on port $1: template.yaml's REST API (authorizer,
-# Gateway Responses, CORS) in front of cargo lambda watch's invoke API on port $2, whose own
-# paths it passes through. CORS_ALLOWED_ORIGINS, if set, is the stack's CorsAllowedOrigins.
-# Logs to $3.
+# Starts the local API front (tools/front) on 127.0.0.1:$1: template.yaml's REST API
+# (authorizer, Gateway Responses, CORS) and nothing else, in front of cargo lambda watch's
+# invoke API on port $2 (which stays on its own port). CORS_ALLOWED_ORIGINS, if set, is the
+# stack's CorsAllowedOrigins. Logs to $3.
 start_front() {
   local port=$1 functions_port=$2 log_file=$3 parameters=()
   [ -n "${CORS_ALLOWED_ORIGINS:-}" ] && parameters+=(--parameter "CorsAllowedOrigins=$CORS_ALLOWED_ORIGINS")
@@ -210,13 +211,13 @@ start_mail() {
   export MAIL_FROM="${MAIL_FROM:-tokengate@example.com}"
 }
 
-# Starts the outbox relay (tools/outbox-relay, built) for the API on port $1 over outbox table
-# $2: it hands the outbox stream's records to the mailer through cargo lambda's invoke API, as
-# the event source mapping does when deployed. Logs to $3.
+# Starts the outbox relay (tools/outbox-relay, built) over outbox table $2: it hands the outbox
+# stream's records to the mailer through cargo lambda's invoke API on port $1 (the functions'
+# port, not the API's), as the event source mapping does when deployed. Logs to $3.
 start_relay() {
-  local port=$1 table=$2 log_file=$3
+  local functions_port=$1 table=$2 log_file=$3
   AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB" OUTBOX_TABLE="$table" \
-    MAILER_INVOKE_URL="http://127.0.0.1:$port/2015-03-31/functions/mailer/invocations" \
+    MAILER_INVOKE_URL="http://127.0.0.1:$functions_port/2015-03-31/functions/mailer/invocations" \
     setsid "$ROOT/target/debug/outbox-relay" > "$log_file" 2>&1 &
   started $!
 }

@@ -27,6 +27,6 @@ watch_pid=$!
 wait_for_port "$functions_port" 300
 mkdir -p "$ROOT/target"
 start_front "${API_PORT:-9000}" "$functions_port" "$ROOT/target/front.log"
-start_relay "${API_PORT:-9000}" "$OUTBOX_TABLE" "$ROOT/target/outbox-relay.log"
+start_relay "$functions_port" "$OUTBOX_TABLE" "$ROOT/target/outbox-relay.log"
 log "API on http://127.0.0.1:${API_PORT:-9000} (template.yaml's REST API, functions under cargo lambda watch on :$functions_port), mail at http://127.0.0.1:${MAIL_PORT:-8005} (Ctrl-C to stop)"
 wait "$watch_pid"

@@ -47,7 +47,7 @@ for name in $(cargo run --quiet -p routes -- names); do
   started $!
 done
 start_front "$api_port" "$functions_port" "$WORK/front.log"
-start_relay "$api_port" "$OUTBOX_TABLE" "$WORK/relay.log"
+start_relay "$functions_port" "$OUTBOX_TABLE" "$WORK/relay.log"
 
 log "soak: ${SOAK_MINUTES:-30} minutes against http://127.0.0.1:$api_port (logs: target/soak/)"
 SOAK_API="http://127.0.0.1:$api_port" SOAK_MAIL="$AWS_ENDPOINT_URL_SESV2" \

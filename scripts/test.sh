@@ -89,6 +89,8 @@ rm -f "$ROOT/target/keyrings/e2e-$api_port.json"
 export TOKENGATE_API_LOG="$ROOT/target/test-logs/api.log"
 start_api "$api_port" e2e "$TOKENGATE_API_LOG" RUST_LOG=trace KEY_RING_REFRESH_SECONDS=1
 export TOKENGATE_API_URL="http://127.0.0.1:$api_port"
+# The functions' own invoke API (cargo lambda watch's), which the API's port does not serve.
+export TOKENGATE_FUNCTIONS_URL="http://127.0.0.1:$API_FUNCTIONS_PORT"
 
 phase "running the tests"
 cargo test --workspace --no-fail-fast "$@"

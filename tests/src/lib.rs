@@ -466,9 +466,16 @@ impl ApiRequest {
 
     /// Adds a header (replacing one of the same name). A value no HTTP request can carry
     /// (control characters) makes the request unsendable: [`Self::try_build`] answers `None`.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub fn header(self, name: &str, value: &str) -> Self {
+        self.header_bytes(name, value.as_bytes())
+    }
+
+    /// Adds a header of raw bytes (replacing one of the same name), e.g. Latin-1 text that is
+    /// not UTF-8; bytes no HTTP request can carry make the request unsendable, as in
+    /// [`Self::header`].
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
         let name = HeaderName::try_from(name).expect("a header name");
-        match HeaderValue::try_from(value) {
+        match HeaderValue::from_bytes(value) {
             Ok(value) => {
                 self.request.headers.insert(name, value);
             }
@@ -567,6 +574,14 @@ pub fn text(response: &Response<Body>) -> String {
 pub fn api_url() -> String {
     std::env::var("TOKENGATE_API_URL")
         .expect("TOKENGATE_API_URL is unset: run the tests with `make test`, which starts the API")
+}
+
+/// The address of the functions' own invoke API under `make test` (`TOKENGATE_FUNCTIONS_URL`,
+/// cargo lambda watch's invoke port): not the API's, which serves the REST API only.
+pub fn functions_url() -> String {
+    std::env::var("TOKENGATE_FUNCTIONS_URL").expect(
+        "TOKENGATE_FUNCTIONS_URL is unset: run the tests with `make test`, which starts the API",
+    )
 }
 
 /// An address no account has yet: `prefix-<random>@example.com`, lower-case.

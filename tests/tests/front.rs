@@ -1,14 +1,16 @@
 //! The local API front (`tools/front`, what `make run` serves): template.yaml's REST API in
 //! front of the functions, as `make test` runs it (`TOKENGATE_API_URL`, CORS narrowed to
 //! `TOKENGATE_PAGE_ORIGIN`). Protected routes answer the template's Gateway Responses, which
-//! must be the very bytes the functions answer for the same error.
+//! must be the very bytes the functions answer for the same error. The functions' own invoke
+//! API is on another port (`TOKENGATE_FUNCTIONS_URL`), never the API's.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{Read, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use tokengate_tests::{TestApp, api_url, unique_email};
+use tokengate_tests::{ApiRequest, TestApp, api_url, functions_url, unique_email};
 
 /// The one origin `make test` allows the API's CORS (`CorsAllowedOrigins`).
 fn page_origin() -> String {
@@ -32,6 +34,33 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Vec
     let response = request.send().await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+/// Sends `head` (a request line and headers, each ending in CRLF) to the API as written, with
+/// no body: no client normalizes its path. The status, the header block (lower-cased) and the
+/// body of the answer, which must come within 10 s.
+async fn raw_request(head: &str) -> (u16, String, String) {
+    let address = api_url().trim_start_matches("http://").to_owned();
+    let request = format!("{head}Host: {address}\r\nConnection: close\r\n\r\n");
+    let head = head.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        if let Err(error) = stream.read_to_end(&mut answer) {
+            panic!("no whole answer within 10 s to {head:?} ({error}): {answer:?}");
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (headers, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = headers.split(' ').nth(1).and_then(|code| code.parse().ok());
+        let status = status.unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+        (status, headers.to_lowercase(), body.to_owned())
+    })
+    .await
+    .unwrap()
 }
 
 /// Asserts a problem+json answer of `status` with `detail`, as the functions send it.
@@ -165,9 +194,10 @@ async fn a_body_that_is_not_utf8_reaches_the_function_intact_and_gets_its_400() 
     );
 }
 
-/// Runs `cargo lambda invoke FUNCTION` against the API's own port with `event`; its stdout.
+/// Runs `cargo lambda invoke FUNCTION` against the functions' invoke port with `event`; its
+/// stdout.
 fn cargo_lambda_invoke(function: &str, event: &Value) -> Value {
-    let port = api_url().rsplit(':').next().unwrap().to_owned();
+    let port = functions_url().rsplit(':').next().unwrap().to_owned();
     let output = std::process::Command::new("cargo")
         .args([
             "lambda",
@@ -195,12 +225,12 @@ fn cargo_lambda_invoke(function: &str, event: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn cargo_lambda_invoke_keeps_working_on_the_apis_port() {
+async fn cargo_lambda_invoke_works_on_the_functions_port() {
     let http = reqwest::Client::new();
     let signup = sign_up(&http, &unique_email("front")).await;
     let token = signup["x-auth-token"].as_str().unwrap().to_owned();
     let event = |token: &str| {
-        tokengate_tests::ApiRequest::get("/api/me")
+        ApiRequest::get("/api/me")
             .header("Authorization", &format!("Bearer {token}"))
             .authorizer_event()
     };
@@ -222,6 +252,145 @@ async fn cargo_lambda_invoke_keeps_working_on_the_apis_port() {
         "{deny}"
     );
     assert_eq!(deny["context"]["detail"], "Invalid access token.");
+}
+
+#[tokio::test]
+async fn the_invoke_api_is_no_route_of_the_api_whatever_its_path_says() {
+    let http = reqwest::Client::new();
+    let email = unique_email("front");
+    let signup = sign_up(&http, &email).await;
+    // An invocation of `me` with a made-up authorizer context, from a page elsewhere.
+    let forged = ApiRequest::get("/api/me")
+        .authorizer_context(json!({"userId": signup["userObj"]["id"], "clientId": "default"}))
+        .event();
+    let evil = "https://evil.example";
+    let invoked = answer(
+        http.post(format!("{}/2015-03-31/functions/me/invocations", api_url()))
+            .header("Origin", evil)
+            .json(&forged),
+    )
+    .await;
+    assert_problem(&invoked, 404, "No route matches this method and path.");
+    assert!(!String::from_utf8_lossy(&invoked.2).contains(&email));
+    assert_eq!(
+        invoked.1["access-control-allow-origin"],
+        page_origin().as_str(),
+        "the template's fixed origin, never the caller's"
+    );
+    assert!(!invoked.1.contains_key("access-control-allow-credentials"));
+
+    // Dot segments are no way through either: the runtime API's polling path stays unreached.
+    let (status, _, body) =
+        raw_request("GET /2015-03-31/../.rt/login/2018-06-01/runtime/invocation/next HTTP/1.1\r\n")
+            .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("No route matches this method and path."),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_trailing_slash_routes_as_without_it_and_a_percent_encoded_path_is_no_route() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    let wrong = |path: &str| {
+        http.post(format!("{base}{path}"))
+            .basic_auth("nobody@example.com", Some("wrong password"))
+    };
+    let (plain, slash) = (
+        answer(wrong("/auth/login")).await,
+        answer(wrong("/auth/login/")).await,
+    );
+    assert_eq!(plain.0, StatusCode::UNAUTHORIZED);
+    let text = |body: &[u8]| String::from_utf8_lossy(body).into_owned();
+    assert_eq!(
+        (slash.0, text(&slash.2)),
+        (plain.0, text(&plain.2)),
+        "the login function's answer"
+    );
+
+    let signup = sign_up(&http, &unique_email("front")).await;
+    let token = signup["x-auth-token"].as_str().unwrap();
+    let (status, _, body) = answer(http.get(format!("{base}/api/me/")).bearer_auth(token)).await;
+    assert_eq!(status, StatusCode::OK, "through the authorizer");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["userObj"], signup["userObj"]);
+    // `/auth/sessions/` is `/auth/sessions`, not `/auth/sessions/{id}` with an empty id.
+    let (status, _, body) = answer(
+        http.get(format!("{base}/auth/sessions/"))
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["sessions"].as_array().map(Vec::len), Some(1), "{body}");
+
+    // REST does not decode a percent-encoded path to route it.
+    for path in ["/auth/%6cogin", "/auth%2Flogin", "/auth/login%2F"] {
+        let answer = answer(wrong(path)).await;
+        assert_problem(&answer, 404, "No route matches this method and path.");
+    }
+    let answer = answer(http.get(format!("{base}/api/%6de")).bearer_auth(token)).await;
+    assert_problem(&answer, 404, "No route matches this method and path.");
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_utf8_reaches_the_functions_lossily_never_as_a_5xx() {
+    let http = reqwest::Client::new();
+    let base = api_url();
+    // `café` in Latin-1: byte 0xE9 is not UTF-8.
+    let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+    let signup = |email: &str| {
+        http.post(format!("{base}/auth/signup"))
+            .json(&json!({"email": email, "password": "correct horse"}))
+    };
+
+    let (status, _, body) =
+        answer(signup(&unique_email("front")).header("user-agent", latin1.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let token = body["x-auth-token"].as_str().unwrap();
+    let (_, _, sessions) =
+        answer(http.get(format!("{base}/auth/sessions")).bearer_auth(token)).await;
+    let sessions: Value = serde_json::from_slice(&sessions).unwrap();
+    assert_eq!(sessions["sessions"][0]["userAgent"], "caf\u{fffd}");
+
+    let refused =
+        answer(signup(&unique_email("front")).header("x-client-id", latin1.clone())).await;
+    assert_problem(
+        &refused,
+        400,
+        "X-Client-Id must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
+    );
+    // Through the authorizer: a token that cannot be read is none.
+    let anonymous = answer(
+        http.get(format!("{base}/api/me"))
+            .header("x-auth-token", latin1),
+    )
+    .await;
+    assert_problem(&anonymous, 401, "No authentication credentials provided.");
+}
+
+#[tokio::test]
+async fn a_body_declared_over_api_gateways_10_mb_is_refused_with_413_unread() {
+    // The body never comes: the answer must not wait for it.
+    let (status, headers, body) = raw_request(
+        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 10485761\r\n",
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        headers.contains("content-type: application/problem+json"),
+        "{headers}"
+    );
+    assert!(headers.contains("cache-control: no-store"), "{headers}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"type": "about:blank", "title": "Request Too Long"}),
+        "the template's DEFAULT_4XX"
+    );
 }
 
 #[tokio::test]

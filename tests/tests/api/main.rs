@@ -2,6 +2,7 @@
 
 mod authorizer;
 mod faults;
+mod headers;
 mod lifecycle;
 mod login;
 mod login_token;

@@ -12,7 +12,7 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use query_map::QueryMap;
 use serde_json::Value;
 
@@ -75,6 +75,23 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `headers` as an event carries them: a value that is not UTF-8 (a byte 0xE9 of Latin-1, say)
+/// decoded lossily, its invalid bytes U+FFFD, as API Gateway passes such a value on. An event's
+/// headers are JSON strings, so a raw value would make the event unwritable.
+fn event_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut text = headers.clone();
+    for value in text.values_mut() {
+        if std::str::from_utf8(value.as_bytes()).is_err() {
+            let lossy = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            // U+FFFD's bytes are obs-text, which a header value may hold.
+            if let Ok(lossy) = HeaderValue::try_from(lossy) {
+                *value = lossy;
+            }
+        }
+    }
+    text
+}
+
 /// The method ARN of `method resource` on the local stage.
 pub fn method_arn(method: &Method, path: &str) -> String {
     format!("arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{path}")
@@ -103,8 +120,8 @@ pub fn authorizer_event(
     event.resource = Some(resource.to_owned());
     event.path = Some(request.path.clone());
     event.http_method = Some(request.method.clone());
-    event.headers = request.headers.clone();
-    event.multi_value_headers = request.headers.clone();
+    event.headers = event_headers(&request.headers);
+    event.multi_value_headers = event.headers.clone();
     event.query_string_parameters = request.query_map();
     event.multi_value_query_string_parameters = request.query_map();
     event.path_parameters = path_parameters.clone();
@@ -122,13 +139,12 @@ pub fn proxy_event(
     authorizer: Option<HashMap<String, Value>>,
     binary: bool,
 ) -> ApiGatewayProxyRequest {
+    let headers = event_headers(&request.headers);
     let mut identity = ApiGatewayRequestIdentity::default();
     identity.source_ip = Some(request.source_ip.clone());
-    identity.user_agent = request
-        .headers
+    identity.user_agent = headers
         .get(http::header::USER_AGENT)
-        .and_then(|agent| agent.to_str().ok())
-        .map(str::to_owned);
+        .map(|agent| String::from_utf8_lossy(agent.as_bytes()).into_owned());
     let mut context = ApiGatewayProxyRequestContext::default();
     context.account_id = Some(ACCOUNT_ID.to_owned());
     context.stage = Some(STAGE.to_owned());
@@ -146,8 +162,8 @@ pub fn proxy_event(
     event.resource = Some(resource.to_owned());
     event.path = Some(request.path.clone());
     event.http_method = request.method.clone();
-    event.headers = request.headers.clone();
-    event.multi_value_headers = request.headers.clone();
+    event.multi_value_headers = headers.clone();
+    event.headers = headers;
     event.query_string_parameters = request.query_map();
     event.multi_value_query_string_parameters = request.query_map();
     event.path_parameters = path_parameters.clone();
@@ -251,6 +267,31 @@ mod tests {
         assert_eq!(
             (invalid.body.as_deref(), invalid.is_base64_encoded),
             (Some("//4="), true)
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_reaches_both_events_lossily_and_they_serialize() {
+        let mut request = request();
+        let raw = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        request.headers.insert("x-client-id", raw.clone());
+        request.headers.insert(http::header::USER_AGENT, raw);
+        request
+            .headers
+            .insert("x-name", HeaderValue::from_str("café").unwrap());
+        let proxy = serde_json::to_value(proxy_event(&request, "/r", &HashMap::new(), None, true))
+            .expect("the proxy event serializes");
+        let authorizer = serde_json::to_value(authorizer_event(&request, "/r", &HashMap::new()))
+            .expect("the authorizer event serializes");
+        for event in [&proxy, &authorizer] {
+            assert_eq!(event["headers"]["x-client-id"], "caf\u{fffd}");
+            assert_eq!(event["multiValueHeaders"]["x-client-id"][0], "caf\u{fffd}");
+            assert_eq!(event["headers"]["x-name"], "café", "UTF-8 passes as it is");
+            assert_eq!(event["headers"]["x-auth-token"], "tok");
+        }
+        assert_eq!(
+            proxy["requestContext"]["identity"]["userAgent"],
+            "caf\u{fffd}"
         );
     }
 

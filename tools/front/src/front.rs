@@ -1,13 +1,14 @@
 //! The front itself: one request in, what the REST API would answer out. Functions run under
-//! `cargo lambda watch` and are invoked through its Lambda invoke API, whose own paths
-//! (`/2015-03-31/functions/...`) pass straight through.
+//! `cargo lambda watch` and are invoked through its Lambda invoke API, on its own port: the
+//! front serves the template's routes only, so an invoke API path (`/2015-03-31/...`) is no
+//! route here, as on API Gateway.
 
 use std::collections::HashMap;
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerResponse;
 use aws_lambda_events::iam::IamPolicyEffect;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use crate::events::{self, IncomingRequest};
@@ -16,6 +17,9 @@ use crate::template::{Api, Route};
 
 /// The Lambda invoke API's path prefix.
 pub const INVOKE_API_PREFIX: &str = "/2015-03-31/";
+
+/// The largest request body API Gateway takes: 10 MB.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// An answer of the front.
 #[derive(Debug)]
@@ -61,18 +65,12 @@ impl Front {
 
     /// Answers `request` as the REST API would.
     pub async fn handle(&self, request: IncomingRequest) -> Answer {
-        if request.path.starts_with(INVOKE_API_PREFIX) {
-            return self.pass_through(request).await;
-        }
+        let path = resource_path(&request.path);
         let on_path: Vec<(&Route, HashMap<String, String>)> = self
             .api
             .routes
             .iter()
-            .filter_map(|route| {
-                route
-                    .matches(&request.path)
-                    .map(|parameters| (route, parameters))
-            })
+            .filter_map(|route| route.matches(path).map(|parameters| (route, parameters)))
             .collect();
         if request.method == Method::OPTIONS
             && !on_path.is_empty()
@@ -93,10 +91,10 @@ impl Front {
         let mut context = None;
         if let Some(authorizer) = &route.authorizer {
             let event = events::authorizer_event(&request, &route.path, &parameters);
-            match self
-                .invoke(authorizer, &serde_json::to_vec(&event).unwrap_or_default())
-                .await
-            {
+            let Ok(event) = serde_json::to_vec(&event) else {
+                return self.unsendable(&request);
+            };
+            match self.invoke(authorizer, &event).await {
                 Invocation::Failed(message) if message == "Unauthorized" => {
                     return self.gateway(ResponseType::Unauthorized, &HashMap::new(), &request);
                 }
@@ -128,13 +126,10 @@ impl Front {
         }
         let binary = self.api.every_body_binary();
         let event = events::proxy_event(&request, &route.path, &parameters, context, binary);
-        let Invocation::Returned(answer) = self
-            .invoke(
-                &route.function,
-                &serde_json::to_vec(&event).unwrap_or_default(),
-            )
-            .await
-        else {
+        let Ok(event) = serde_json::to_vec(&event) else {
+            return self.unsendable(&request);
+        };
+        let Invocation::Returned(answer) = self.invoke(&route.function, &event).await else {
             return self.gateway(ResponseType::BadGateway, &HashMap::new(), &request);
         };
         match events::function_response(&answer) {
@@ -168,6 +163,17 @@ impl Front {
             headers,
             body: Bytes::new(),
         })
+    }
+
+    /// The API's answer to a request whose body is over [`MAX_BODY_BYTES`] (REST's
+    /// REQUEST_TOO_LARGE, which the template's DEFAULT_4XX renders).
+    pub fn too_large(&self, request: &IncomingRequest) -> Answer {
+        self.gateway(ResponseType::RequestTooLarge, &HashMap::new(), request)
+    }
+
+    /// The answer to a request no event can carry: never an invocation with an empty event.
+    fn unsendable(&self, request: &IncomingRequest) -> Answer {
+        self.gateway(ResponseType::BadRequestParameters, &HashMap::new(), request)
     }
 
     fn gateway(
@@ -216,43 +222,15 @@ impl Front {
             _ => Invocation::Returned(body.to_vec()),
         }
     }
+}
 
-    /// Hands an invoke API request to cargo lambda watch as it came.
-    async fn pass_through(&self, request: IncomingRequest) -> Answer {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&request.query)
-            .finish();
-        let url = if query.is_empty() {
-            format!("{}{}", self.functions, request.path)
-        } else {
-            format!("{}{}?{query}", self.functions, request.path)
-        };
-        let mut headers = request.headers.clone();
-        headers.remove(header::HOST);
-        let sent = self
-            .client
-            .request(request.method.clone(), url)
-            .headers(headers)
-            .body(request.body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.bytes().await.unwrap_or_default();
-                Answer {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-            Err(_) => Answer {
-                status: StatusCode::BAD_GATEWAY.as_u16(),
-                headers: HeaderMap::new(),
-                body: Bytes::from_static(b"the functions' invoke API did not answer"),
-            },
-        }
+/// The resource path `path` is routed as: without one trailing slash (`/auth/login/` is
+/// `/auth/login`), as a REST API routes it. Percent-encoded characters stay encoded (REST does
+/// not decode them to route: `/auth/%6cogin` is no route).
+fn resource_path(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
     }
 }
 
@@ -325,6 +303,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_trailing_slash_routes_as_without_it_and_nothing_else_is_rewritten() {
+        assert_eq!(resource_path("/auth/login/"), "/auth/login");
+        assert_eq!(resource_path("/auth/login"), "/auth/login");
+        assert_eq!(resource_path("/auth/sessions/abc/"), "/auth/sessions/abc");
+        assert_eq!(resource_path("/"), "/");
+        assert_eq!(resource_path("/auth/login//"), "/auth/login/");
+        assert_eq!(resource_path("/auth/%6cogin"), "/auth/%6cogin");
+    }
+
+    #[test]
     fn iam_wildcards_match_as_api_gateway_matches_them() {
         let arn = "arn:aws:execute-api:us-east-1:123456789012:local/local/GET/api/me";
         assert!(glob(
@@ -342,6 +330,41 @@ mod tests {
             "arn:aws:execute-api:us-east-1:123456789012:other/local/*",
             arn
         ));
+    }
+
+    /// The front of template.yaml's own API, its functions nowhere.
+    fn front() -> Front {
+        let template = include_str!("../../../template.yaml");
+        let api = Api::from_template(template, &HashMap::new()).expect("template.yaml's API");
+        Front::new(api, "http://127.0.0.1:9")
+    }
+
+    #[tokio::test]
+    async fn the_invoke_api_is_no_route_of_the_api_port() {
+        for path in [
+            "/2015-03-31/functions/me/invocations",
+            "/2015-03-31/functions/authorizer/invocations",
+            "/2015-03-31/../.rt/login/2018-06-01/runtime/invocation/next",
+        ] {
+            let mut request = IncomingRequest::new(Method::POST, path);
+            request
+                .headers
+                .insert("origin", HeaderValue::from_static("https://evil.example"));
+            let answer = front().handle(request).await;
+            assert_eq!(answer.status, 404, "{path}");
+            assert_eq!(answer.headers["content-type"], "application/problem+json");
+            assert_ne!(
+                answer.headers["access-control-allow-origin"],
+                "https://evil.example"
+            );
+            assert!(
+                !answer
+                    .headers
+                    .contains_key("access-control-allow-credentials")
+            );
+            let body: Value = serde_json::from_slice(&answer.body).unwrap();
+            assert_eq!(body["detail"], "No route matches this method and path.");
+        }
     }
 
     fn policy(statements: Value) -> ApiGatewayCustomAuthorizerResponse {

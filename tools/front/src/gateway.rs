@@ -22,6 +22,10 @@ pub enum ResponseType {
     AuthorizerFailure,
     /// The function failed or answered something that is not a proxy response.
     BadGateway,
+    /// The request's body is over the API's 10 MB.
+    RequestTooLarge,
+    /// The request cannot be put into an event.
+    BadRequestParameters,
 }
 
 impl ResponseType {
@@ -33,6 +37,8 @@ impl ResponseType {
             Self::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             Self::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Self::BadGateway => "BAD_GATEWAY",
+            Self::RequestTooLarge => "REQUEST_TOO_LARGE",
+            Self::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
         }
     }
 
@@ -43,6 +49,8 @@ impl ResponseType {
             Self::AccessDenied | Self::MissingAuthenticationToken => 403,
             Self::AuthorizerFailure => 500,
             Self::BadGateway => 502,
+            Self::RequestTooLarge => 413,
+            Self::BadRequestParameters => 400,
         }
     }
 
@@ -55,6 +63,8 @@ impl ResponseType {
             }
             Self::MissingAuthenticationToken => "Missing Authentication Token",
             Self::AuthorizerFailure | Self::BadGateway => "Internal server error",
+            Self::RequestTooLarge => "Request Too Long",
+            Self::BadRequestParameters => "Invalid request parameters",
         }
     }
 }

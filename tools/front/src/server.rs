@@ -1,4 +1,5 @@
-//! The front over HTTP/1.1: each connection's requests handed to [`Front::handle`].
+//! The front over HTTP/1.1: each connection's requests handed to [`Front::handle`], their
+//! bodies read up to API Gateway's 10 MB ([`MAX_BODY_BYTES`]) and refused past it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -6,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -14,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::events::IncomingRequest;
-use crate::front::Front;
+use crate::front::{Front, MAX_BODY_BYTES};
 
 /// Serves `front` on `listener` until the task is dropped or accepting fails.
 pub async fn serve(listener: TcpListener, front: Arc<Front>) -> std::io::Result<()> {
@@ -47,14 +49,98 @@ async fn answer(
     incoming.headers = parts.headers;
     incoming.source_ip = peer.ip().to_string();
     incoming.request_id = format!("local-{number}");
-    incoming.body = match body.collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => Vec::new(),
+    let answer = match read_body(body, MAX_BODY_BYTES).await {
+        Ok(body) => {
+            incoming.body = body;
+            front.handle(incoming).await
+        }
+        Err(TooLarge) => front.too_large(&incoming),
     };
-    let answer = front.handle(incoming).await;
     let mut response = Response::new(Full::new(answer.body));
     *response.status_mut() =
         hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
     *response.headers_mut() = answer.headers;
     response
+}
+
+/// A body over the cap.
+#[derive(Debug, PartialEq, Eq)]
+struct TooLarge;
+
+/// The bytes of `body`, at most `cap` of them: [`TooLarge`] as soon as its `Content-Length`
+/// says more (then nothing is read) or it sends more (then no more than a frame past the cap
+/// is read). A body cut short by its client is empty, as the client is gone.
+async fn read_body<B>(body: B, cap: usize) -> Result<Vec<u8>, TooLarge>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if body.size_hint().lower() > cap as u64 {
+        return Err(TooLarge);
+    }
+    match Limited::new(body, cap).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(TooLarge),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use hyper::body::{Frame, SizeHint};
+
+    use super::*;
+
+    /// A body of `chunks`, of the length `declared` says (as `Content-Length` does), or of no
+    /// stated length (as a chunked request's).
+    struct Chunks {
+        chunks: VecDeque<Bytes>,
+        declared: Option<u64>,
+    }
+
+    impl Chunks {
+        fn of(sizes: &[usize], declared: Option<u64>) -> Self {
+            let chunks = sizes.iter().map(|size| Bytes::from(vec![b'x'; *size]));
+            Self {
+                chunks: chunks.collect(),
+                declared,
+            }
+        }
+    }
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            let declared_too_much = self.declared.is_some_and(|length| length > 10);
+            assert!(
+                !declared_too_much,
+                "a body declared over the cap is never read"
+            );
+            Poll::Ready(self.chunks.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.declared
+                .map_or_else(SizeHint::new, SizeHint::with_exact)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_up_to_the_cap_is_read_and_one_past_it_refused() {
+        let read = |sizes: &[usize], declared| read_body(Chunks::of(sizes, declared), 10);
+        assert_eq!(read(&[4, 6], None).await.map(|body| body.len()), Ok(10));
+        assert_eq!(read(&[10], Some(10)).await.map(|body| body.len()), Ok(10));
+        assert_eq!(read(&[4, 6, 1], None).await, Err(TooLarge));
+        assert_eq!(read(&[], Some(11)).await, Err(TooLarge));
+        assert_eq!(read(&[], Some(u64::MAX)).await, Err(TooLarge));
+    }
 }

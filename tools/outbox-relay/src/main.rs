@@ -4,9 +4,11 @@
 //! INSERTs, a failed batch retried), and sends it `{"sweep":true}` every `SWEEP_SECONDS`, as the
 //! deployed schedule does.
 //!
-//! Environment: `OUTBOX_TABLE`, `MAILER_INVOKE_URL` (`http://127.0.0.1:<port>/2015-03-31/
-//! functions/mailer/invocations`), `SWEEP_SECONDS` (default 30), and the AWS variables that
-//! point the SDK at DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB_STREAMS` too).
+//! Environment: `OUTBOX_TABLE`, `MAILER_INVOKE_URL` (`http://127.0.0.1:<functions port>/
+//! 2015-03-31/functions/mailer/invocations`: cargo lambda watch's invoke port, `FUNCTIONS_PORT`
+//! under `make run`; the API's port serves no invoke API), `SWEEP_SECONDS` (default 30), and
+//! the AWS variables that point the SDK at DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB_STREAMS`
+//! too).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
