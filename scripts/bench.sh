@@ -46,7 +46,7 @@ log "starting cargo lambda's runtime API emulator on 127.0.0.1:$emulator_port"
 setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 \
   --invoke-port "$emulator_port" > "$ROOT/target/bench-logs/emulator.log" 2>&1 &
 started $!
-wait_for_port "$emulator_port" 60
+wait_for_port "$emulator_port" 60 "$!"
 
 log "running the bench (a few minutes)"
 BENCH_FUNCTIONS_DIR="$ROOT/target/release" \

@@ -56,13 +56,19 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until something accepts connections on 127.0.0.1:$1, for at most $2 seconds.
+# Fails, naming each port and its variable (`port 8000 (DYNAMODB_PORT) is taken`), unless every
+# port given as NAME=PORT is free (nothing bound to it on any address) and given once.
+#   require_free_ports NAME=PORT...
+require_free_ports() {
+  python3 "$ROOT/scripts/ports.py" free "$@"
+}
+
+# Waits until process $3, or a process under it, listens on port $1, for at most $2 seconds.
+# Fails at once when $3 exits (or is a zombie) first, and when the port's listener is another
+# process's: a server that died at start-up, or found its port taken, is no start.
+#   wait_for_port PORT SECONDS PID
 wait_for_port() {
-  local port=$1 deadline=$((SECONDS + $2))
-  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then log "nothing answered on port $port"; return 1; fi
-    sleep 0.3
-  done
+  python3 "$ROOT/scripts/ports.py" wait "$1" "$2" "$3"
 }
 
 # Every background process a script starts leads a process group of its own (setsid), so that
@@ -130,7 +136,7 @@ start_dynamodb() {
   log "starting DynamoDB Local on 127.0.0.1:$port"
   setsid node "$ROOT/scripts/dynamodb-local.cjs" "$port" > "${DYNAMODB_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
@@ -164,7 +170,7 @@ start_api() {
       --invoke-address 127.0.0.1 --invoke-port "$functions_port"
   ) > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$functions_port" 300
+  wait_for_port "$functions_port" 300 "$!"
   start_front "$port" "$functions_port" "${log_file%.log}-front.log"
   cargo build --quiet -p outbox-relay
   start_relay "$port" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
@@ -181,7 +187,7 @@ start_front() {
   setsid "$ROOT/target/debug/front" --template "$ROOT/template.yaml" --listen "127.0.0.1:$port" \
     --functions "http://127.0.0.1:$functions_port" "${parameters[@]}" > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
 }
 
 # The key ring `make run` keeps in .local/, so tokens survive restarts; `make rotate-key`
@@ -205,7 +211,7 @@ start_mail() {
   setsid node "$TOOLS/npm/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$port" \
     > "${MAIL_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$port"
   export MAIL_FROM="${MAIL_FROM:-tokengate@example.com}"
 }
@@ -229,6 +235,6 @@ start_secrets_manager() {
   log "starting moto's Secrets Manager on 127.0.0.1:$port"
   setsid "$TOOLS/moto-venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "${MOTO_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
 }

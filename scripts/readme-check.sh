@@ -37,7 +37,7 @@ API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port FUNCTIONS_P
   setsid make --no-print-directory run \
   > "$WORK/make-run.log" 2>&1 &
 started $!
-if ! wait_for_port "$api_port" 300; then
+if ! wait_for_port "$api_port" 300 "$!"; then
   tail -n 20 "$WORK/make-run.log" >&2
   exit 1
 fi
