@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # The reference argon2 CLI: from PATH, else Debian's package `argon2` unpacked into .tools/.
 argon2_cli() {

@@ -95,9 +95,10 @@ group_alive() {
   ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
-# TERMs every process group given and waits until each is empty; KILL after 20 s.
+# TERMs every process group given and waits until each is empty; KILL after 5 s (everything
+# here stops within a second of a TERM: a supervisor's grace period must not run out first).
 stop_groups() {
-  local group deadline=$((SECONDS + 20))
+  local group deadline=$((SECONDS + 5))
   for group in "$@"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for group in "$@"; do
     while group_alive "$group"; do
@@ -109,11 +110,12 @@ stop_groups() {
 }
 
 # Stops every process group this script started, then whatever the scripts it ran registered
-# since it began and left behind, and waits until each is empty. Further INT and TERM are
+# since it began and left behind, and waits until each is empty. Further INT, TERM and HUP are
 # ignored meanwhile (`make`, when signalled, signals its recipe again, and that must not cut this
-# clean-up short), then answered with `exit 130` again, as every script here answers them.
+# clean-up short), then answered with `exit 130` again, as every script here answers them
+# (`trap 'exit 130' INT TERM HUP`: Ctrl-C, a supervisor's or `timeout`'s TERM, a closed terminal).
 stop_children() {
-  trap '' INT TERM
+  trap '' INT TERM HUP
   local pid registered=()
   stop_groups "${CHILD_PIDS[@]}"
   mapfile -t registered < <(tail -n "+$((GROUPS_MARK + 1))" "$TOKENGATE_GROUPS_FILE")
@@ -121,7 +123,7 @@ stop_children() {
   for pid in "${CHILD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   CHILD_PIDS=()
   GROUPS_MARK=$(wc -l < "$TOKENGATE_GROUPS_FILE")
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP
 }
 
 # Builds every function's release binary in one build of their own, so the features cargo unifies

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 REQUESTS_VERSION=2.34.2
 README_VENV="$TOOLS/readme-venv"

@@ -5,11 +5,11 @@
 # relay that wakes the mailer. CORS_ALLOWED_ORIGINS narrows CORS as the stack's parameter does.
 # Before it starts anything it fails, naming the port and its variable, when one of those four
 # ports is taken (another DynamoDB Local, a stale run); a server that dies at start-up fails it.
-# Ctrl-C stops everything it started.
+# Ctrl-C (INT), TERM and HUP stop everything it started.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 api_port="${API_PORT:-9000}"
 dynamodb_port="${DYNAMODB_PORT:-8000}"

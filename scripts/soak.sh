@@ -9,7 +9,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 install_tools
 log "building the release binaries (functions, soak) and the front"

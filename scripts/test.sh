@@ -35,7 +35,7 @@ finish() {
   exit "$status"
 }
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # Each phase's time, printed at the end (and at a failure, up to the phase that failed).
 PHASES=() PHASE="" PHASE_START=$SECONDS
