@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # The reference argon2 CLI: from PATH, else Debian's package `argon2` unpacked into .tools/.
 argon2_cli() {
@@ -46,7 +46,7 @@ log "starting cargo lambda's runtime API emulator on 127.0.0.1:$emulator_port"
 setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 \
   --invoke-port "$emulator_port" > "$ROOT/target/bench-logs/emulator.log" 2>&1 &
 started $!
-wait_for_port "$emulator_port" 60
+wait_for_port "$emulator_port" 60 "$!"
 
 log "running the bench (a few minutes)"
 BENCH_FUNCTIONS_DIR="$ROOT/target/release" \

@@ -56,13 +56,19 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until something accepts connections on 127.0.0.1:$1, for at most $2 seconds.
+# Fails, naming each port and its variable (`port 8000 (DYNAMODB_PORT) is taken`), unless every
+# port given as NAME=PORT is free (nothing bound to it on any address) and given once.
+#   require_free_ports NAME=PORT...
+require_free_ports() {
+  python3 "$ROOT/scripts/ports.py" free "$@"
+}
+
+# Waits until process $3, or a process under it, listens on port $1, for at most $2 seconds.
+# Fails at once when $3 exits (or is a zombie) first, and when the port's listener is another
+# process's: a server that died at start-up, or found its port taken, is no start.
+#   wait_for_port PORT SECONDS PID
 wait_for_port() {
-  local port=$1 deadline=$((SECONDS + $2))
-  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then log "nothing answered on port $port"; return 1; fi
-    sleep 0.3
-  done
+  python3 "$ROOT/scripts/ports.py" wait "$1" "$2" "$3"
 }
 
 # Every background process a script starts leads a process group of its own (setsid), so that
@@ -89,9 +95,10 @@ group_alive() {
   ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
-# TERMs every process group given and waits until each is empty; KILL after 20 s.
+# TERMs every process group given and waits until each is empty; KILL after 5 s (everything
+# here stops within a second of a TERM: a supervisor's grace period must not run out first).
 stop_groups() {
-  local group deadline=$((SECONDS + 20))
+  local group deadline=$((SECONDS + 5))
   for group in "$@"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for group in "$@"; do
     while group_alive "$group"; do
@@ -103,11 +110,12 @@ stop_groups() {
 }
 
 # Stops every process group this script started, then whatever the scripts it ran registered
-# since it began and left behind, and waits until each is empty. Further INT and TERM are
+# since it began and left behind, and waits until each is empty. Further INT, TERM and HUP are
 # ignored meanwhile (`make`, when signalled, signals its recipe again, and that must not cut this
-# clean-up short), then answered with `exit 130` again, as every script here answers them.
+# clean-up short), then answered with `exit 130` again, as every script here answers them
+# (`trap 'exit 130' INT TERM HUP`: Ctrl-C, a supervisor's or `timeout`'s TERM, a closed terminal).
 stop_children() {
-  trap '' INT TERM
+  trap '' INT TERM HUP
   local pid registered=()
   stop_groups "${CHILD_PIDS[@]}"
   mapfile -t registered < <(tail -n "+$((GROUPS_MARK + 1))" "$TOKENGATE_GROUPS_FILE")
@@ -115,7 +123,7 @@ stop_children() {
   for pid in "${CHILD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   CHILD_PIDS=()
   GROUPS_MARK=$(wc -l < "$TOKENGATE_GROUPS_FILE")
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP
 }
 
 # Builds every function's release binary in one build of their own, so the features cargo unifies
@@ -130,7 +138,7 @@ start_dynamodb() {
   log "starting DynamoDB Local on 127.0.0.1:$port"
   setsid node "$ROOT/scripts/dynamodb-local.cjs" "$port" > "${DYNAMODB_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
@@ -165,7 +173,7 @@ start_api() {
       --invoke-address 127.0.0.1 --invoke-port "$API_FUNCTIONS_PORT"
   ) > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$API_FUNCTIONS_PORT" 300
+  wait_for_port "$API_FUNCTIONS_PORT" 300 "$!"
   start_front "$port" "$API_FUNCTIONS_PORT" "${log_file%.log}-front.log"
   cargo build --quiet -p outbox-relay
   start_relay "$API_FUNCTIONS_PORT" "$prefix-outbox-$port" "${log_file%.log}-relay.log"
@@ -182,7 +190,7 @@ start_front() {
   setsid "$ROOT/target/debug/front" --template "$ROOT/template.yaml" --listen "127.0.0.1:$port" \
     --functions "http://127.0.0.1:$functions_port" "${parameters[@]}" > "$log_file" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
 }
 
 # The key ring `make run` keeps in .local/, so tokens survive restarts; `make rotate-key`
@@ -206,7 +214,7 @@ start_mail() {
   setsid node "$TOOLS/npm/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$port" \
     > "${MAIL_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$port"
   export MAIL_FROM="${MAIL_FROM:-tokengate@example.com}"
 }
@@ -230,6 +238,6 @@ start_secrets_manager() {
   log "starting moto's Secrets Manager on 127.0.0.1:$port"
   setsid "$TOOLS/moto-venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "${MOTO_LOG:-/dev/null}" 2>&1 &
   started $!
-  wait_for_port "$port" 60
+  wait_for_port "$port" 60 "$!"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
 }

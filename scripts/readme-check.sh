@@ -7,7 +7,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 REQUESTS_VERSION=2.34.2
 README_VENV="$TOOLS/readme-venv"
@@ -37,7 +37,7 @@ API_PORT=$api_port DYNAMODB_PORT=$dynamodb_port MAIL_PORT=$mail_port FUNCTIONS_P
   setsid make --no-print-directory run \
   > "$WORK/make-run.log" 2>&1 &
 started $!
-if ! wait_for_port "$api_port" 300; then
+if ! wait_for_port "$api_port" 300 "$!"; then
   tail -n 20 "$WORK/make-run.log" >&2
   exit 1
 fi

@@ -21,7 +21,7 @@ SCHEMATHESIS_DIR="$ROOT/scripts/schemathesis"
 WORK="$ROOT/target/schemathesis"
 
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # Installs Schemathesis (PyPI) into .tools/schemathesis-venv, once per version.
 install_schemathesis() {

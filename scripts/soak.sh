@@ -9,7 +9,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 install_tools
 log "building the release binaries (functions, soak) and the front"
@@ -33,7 +33,7 @@ log "starting cargo lambda's runtime API emulator on 127.0.0.1:$functions_port"
 setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 \
   --invoke-port "$functions_port" > "$WORK/emulator.log" 2>&1 &
 started $!
-wait_for_port "$functions_port" 60
+wait_for_port "$functions_port" 60 "$!"
 
 # One warm container per function (rotate-key serves Secrets Manager, not the API). The
 # authorizer keeps what it verified for an hour, so the warm-up fills its cache and the run keeps

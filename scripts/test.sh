@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: lint, then every test against a DynamoDB Local of its own, with the API running
 # as `make run` runs it (the local front before `cargo lambda watch`) for the end-to-end tests; then Schemathesis against the API
-# (scripts/schemathesis.sh) and the README's examples against `make run`
-# (scripts/readme-check.sh), each over a stack of its own. Stops at the first failure; stops
+# (scripts/schemathesis.sh), `make run`'s start and stop (scripts/run-check.py) and the README's
+# examples against `make run` (scripts/readme-check.sh), each over a stack of its own. Stops at the first failure; stops
 # everything it started, and fails if anything any of its scripts started is still alive.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -35,7 +35,7 @@ finish() {
   exit "$status"
 }
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 # Each phase's time, printed at the end (and at a failure, up to the phase that failed).
 PHASES=() PHASE="" PHASE_START=$SECONDS
@@ -99,6 +99,9 @@ unset KEY_RING_FILE CORS_ALLOWED_ORIGINS
 
 phase "Schemathesis against the API (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh
+
+phase "make run: a taken port fails it, INT, TERM and HUP stop all it started (scripts/run-check.py)"
+python3 scripts/run-check.py
 
 phase "README.md's examples against make run (scripts/readme-check.sh)"
 bash scripts/readme-check.sh
