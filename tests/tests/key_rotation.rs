@@ -127,6 +127,19 @@ fn made_up(id: u32) -> String {
         .to_owned()
 }
 
+/// The runbook's emergency ring (`keyring revoke-all -`), put as the current version of `arn`.
+async fn put_emergency_ring(secrets: &SecretsClient, arn: &str) -> KeyRing {
+    let emergency = current_ring(secrets, arn).await.revoked_all().unwrap();
+    secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(emergency.to_document())
+        .send()
+        .await
+        .expect("PutSecretValue");
+    emergency
+}
+
 fn is_valid(verification: &Verification) -> bool {
     matches!(verification, Verification::Valid { .. })
 }
@@ -356,14 +369,7 @@ async fn an_emergency_ring_put_between_test_and_finish_is_not_undone_by_the_fini
             .await
             .expect("a rotation step");
     }
-    let emergency = current_ring(&secrets, &arn).await.revoked_all().unwrap();
-    secrets
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(emergency.to_document())
-        .send()
-        .await
-        .expect("PutSecretValue");
+    let emergency = put_emergency_ring(&secrets, &arn).await;
     let finished = rotation.run(&arn, RotationStep::Finish, &token).await;
     assert!(
         matches!(finished, Err(RotationError::Test(_))),
@@ -387,15 +393,7 @@ async fn revoking_every_key_after_a_leak_refuses_every_earlier_token() {
         .unwrap()
         .to_owned();
 
-    // The runbook's emergency ring (`keyring revoke-all -`), put as the current version.
-    let emergency = current_ring(&secrets, &arn).await.revoked_all().unwrap();
-    secrets
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(emergency.to_document())
-        .send()
-        .await
-        .expect("PutSecretValue");
+    let emergency = put_emergency_ring(&secrets, &arn).await;
     app.clock.advance(app.config.key_refresh.as_secs());
 
     let (tokens, counter) = app.counted_tokens();

@@ -231,19 +231,24 @@ mod tests {
         );
     }
 
+    /// The record after the hour's new codes, one a second from 0: the last one is live.
+    fn hour_of_new_codes() -> CodeRecord {
+        (0..POLICY.max_per_hour)
+            .fold(None, |record: Option<CodeRecord>, at| {
+                Some(issued(CodeRecord::issue(
+                    record.as_ref(),
+                    &request(at),
+                    KeyId(1),
+                    at,
+                    POLICY,
+                )))
+            })
+            .expect("at least one code an hour")
+    }
+
     #[test]
     fn an_account_gets_its_hourly_messages_and_then_none_until_the_hour_is_over() {
-        let mut record: Option<CodeRecord> = None;
-        for at in 0..POLICY.max_per_hour {
-            record = Some(issued(CodeRecord::issue(
-                record.as_ref(),
-                &request(at),
-                KeyId(1),
-                at,
-                POLICY,
-            )));
-        }
-        let last = record.unwrap();
+        let last = hour_of_new_codes();
         // Past the code's life, nothing is left to send again.
         assert_eq!(
             CodeRecord::issue(Some(&last), &request(1_000), KeyId(1), 1_000, POLICY),
@@ -264,17 +269,7 @@ mod tests {
 
     #[test]
     fn at_the_hours_limit_the_live_code_is_sent_again_until_the_days_cap() {
-        let mut record: Option<CodeRecord> = None;
-        for at in 0..POLICY.max_per_hour {
-            record = Some(issued(CodeRecord::issue(
-                record.as_ref(),
-                &request(at),
-                KeyId(1),
-                at,
-                POLICY,
-            )));
-        }
-        let live = record.unwrap();
+        let live = hour_of_new_codes();
         let mut seen = live.clone();
         for at in 10..10 + POLICY.max_per_day - POLICY.max_per_hour {
             match CodeRecord::issue(Some(&seen), &request(at), KeyId(1), at, POLICY) {
