@@ -393,7 +393,8 @@ async fn revoking_every_key_after_a_leak_refuses_every_earlier_token() {
         .unwrap()
         .to_owned();
 
-    let emergency = put_emergency_ring(&secrets, &arn).await;
+    // The runbook's emergency ring, put as the current version.
+    put_emergency_ring(&secrets, &arn).await;
     app.clock.advance(app.config.key_refresh.as_secs());
 
     let (tokens, counter) = app.counted_tokens();
