@@ -22,9 +22,11 @@ use crate::tokens::{Grantee, Handout, IssuedToken, Tokens};
 /// How many times a use-case retries a write that lost a race with a concurrent one.
 const RACE_ATTEMPTS: u32 = 4;
 
-/// How many times a guess waits for a reservation that requests in flight hold (about a
-/// second in all): long enough for concurrent correct logins to give theirs back.
-const GUESS_ATTEMPTS: u32 = 9;
+/// How many times a guess waits for a reservation that requests in flight hold (about 3.5 s in
+/// all, within the functions' 10 s timeout): at most `LoginMaxFailures` passwords of one account
+/// are checked at once, so a burst of correct logins waits its turn, each giving its reservation
+/// back when done.
+const GUESS_ATTEMPTS: u32 = 16;
 
 /// Every account made by signup has this role.
 pub const DEFAULT_ROLE: &str = "user";
